@@ -1,0 +1,132 @@
+//! `ApiError`: the one way a request fails, always as JSON
+//! `{"error": "...", "details"?: {...}}`.
+//!
+//! Domain and store errors convert into it, so handlers use `?`. Internal
+//! errors are logged here with their cause chain (the request span carries
+//! the request id) and the client gets a generic message.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::DomainError;
+use crate::import::ImportError;
+use crate::store::StoreError;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad body, field, or query parameter; `details` names each field.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        details: BTreeMap<String, String>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A unique rule: username, email or short code already taken.
+    #[error("{field} already taken")]
+    Conflict { field: &'static str },
+    #[error("this short link has been deactivated")]
+    Gone,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The database cannot be reached; clients may retry.
+    #[error("service temporarily unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details: BTreeMap::new(),
+        }
+    }
+
+    pub fn invalid_fields(details: BTreeMap<String, String>) -> Self {
+        Self::BadRequest {
+            message: "validation failed".into(),
+            details,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        Self::invalid_fields(BTreeMap::from([(err.field.to_owned(), err.problem)]))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
+            StoreError::Conflict(field) => Self::Conflict {
+                field: field.name(),
+            },
+            StoreError::Unavailable(_) => Self::Unavailable(err),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::BadFile(message) => Self::bad_request(message),
+            ImportError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            Self::BadRequest { message, details } if !details.is_empty() => {
+                json!({"error": message, "details": details})
+            }
+            Self::Conflict { field } => json!({
+                "error": self.to_string(),
+                "details": {*field: "already taken"},
+            }),
+            Self::Internal(cause) => {
+                tracing::error!(error.cause_chain = ?cause, "request failed");
+                json!({"error": self.to_string()})
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error.cause_chain = ?cause, "database unavailable");
+                json!({"error": self.to_string()})
+            }
+            _ => json!({"error": self.to_string()}),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Self::Unavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,56 @@
+//! Liveness, readiness and the Prometheus scrape endpoint.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// How long readiness waits for the database before calling it down.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "the process is alive")))]
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, description = "database answers"), (status = 503, description = "database down or stopping")))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let database = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => "ok",
+        _ => "unavailable",
+    };
+    let stopping = state.stopping.load(Ordering::Relaxed);
+    let mut checks = serde_json::Map::new();
+    checks.insert("database".into(), json!(database));
+    if let Some(cache) = state.links.health().await {
+        checks.insert("cache".into(), json!(cache));
+    }
+    if stopping {
+        checks.insert("shutdown".into(), json!("in progress"));
+    }
+    let healthy = database == "ok" && !stopping;
+    let (status, word) = if healthy {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (status, Json(json!({"status": word, "checks": checks}))).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,122 @@
+//! HTTP only: the router, one module per resource, one error type.
+//!
+//! Handlers parse input into domain types, make one or two calls, and map
+//! the result; no SQL, cache logic or retries here. Every answer that is not
+//! a success is JSON, including unknown routes (404), wrong methods (405,
+//! with `Allow`), oversized bodies (413) and panics (500).
+
+mod error;
+mod events;
+mod extract;
+mod health;
+mod list;
+mod redirect;
+mod urls;
+mod users;
+
+use std::any::Any;
+
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, ApiResult};
+
+use crate::app::AppState;
+use crate::telemetry;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kurz", description = "A URL shortener: users, short links, redirects and their event log."),
+    paths(
+        health::live, health::ready, health::metrics,
+        users::create, users::list, users::get, users::update, users::delete, users::bulk,
+        urls::create, urls::list, urls::get, urls::update, urls::delete,
+        redirect::follow, redirect::follow_legacy,
+        events::create, events::list, events::get,
+    ),
+    components(schemas(
+        crate::domain::User, crate::domain::ShortUrl, crate::domain::Event,
+        users::CreateUserBody, users::UpdateUserBody, users::BulkUpload,
+        urls::CreateUrlBody, urls::UpdateUrlBody, events::CreateEventBody,
+        crate::import::ImportReport, crate::import::RowError,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The whole HTTP surface, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let json_limit = state.json_body_limit;
+    let csv_limit = state.csv_body_limit;
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/bulk",
+            post(users::bulk).layer(DefaultBodyLimit::max(csv_limit)),
+        )
+        .route(
+            "/users/{id}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .route("/urls", get(urls::list).post(urls::create))
+        .route(
+            "/urls/{id}",
+            get(urls::get).put(urls::update).delete(urls::delete),
+        )
+        .route("/urls/{id}/redirect", get(redirect::follow_legacy))
+        .route("/events", get(events::list).post(events::create))
+        .route("/events/{id}", get(events::get))
+        .route("/{code}", get(redirect::follow))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(middleware::map_response(json_for_bare_errors))
+        .layer(middleware::from_fn(telemetry::observe_request))
+        .layer(CatchPanicLayer::custom(panic_as_json))
+        .with_state(state)
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// Axum's own 405 (and any other bare error) gets a JSON body; headers such
+/// as `Allow` are kept.
+async fn json_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error()) || has_body_type {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.to_string(),
+        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let body = serde_json::json!({"error": message}).to_string();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn panic_as_json(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}

@@ -1,0 +1,88 @@
+//! The short link itself: `GET|HEAD /{code}` and `/urls/{code}/redirect`.
+//!
+//! This is the hot path: resolve through `Links` (no store round trip on a
+//! cache hit), answer 302, and hand the `redirect` event to the recorder's
+//! queue. Nothing here waits on a database write.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::PathText;
+use crate::app::AppState;
+use crate::domain::{now_utc, redirect_location, EventType, NewEvent, ShortCode};
+
+/// Longest header value copied into an event's details.
+const MAX_HEADER_CHARS: usize = 512;
+
+#[utoipa::path(get, path = "/{code}", tag = "redirects",
+    params(("code" = String, Path, description = "short code")),
+    responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
+pub async fn follow(
+    State(state): State<AppState>,
+    method: Method,
+    PathText(raw_code): PathText,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::NotFound("short code not found".into());
+    let code = ShortCode::parse(&raw_code).map_err(|_| not_found())?;
+    let link = state.links.resolve(&code).await?.ok_or_else(not_found)?;
+    if !link.is_active {
+        return Err(ApiError::Gone);
+    }
+    let location = redirect_location(&link.original_url, query.as_deref());
+    let location = HeaderValue::try_from(location)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value")))?;
+    if method == Method::GET {
+        state
+            .events
+            .record(NewEvent {
+                id: None,
+                url_id: Some(link.url_id),
+                user_id: Some(link.user_id),
+                event_type: EventType::system(EventType::REDIRECT),
+                timestamp: now_utc(),
+                details: redirect_details(&code, &headers),
+            })
+            .await;
+    }
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location),
+            // The target can change (PUT): browsers must ask again.
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=0")),
+        ],
+    )
+        .into_response())
+}
+
+/// `/urls/{code}/redirect`, the path the hackathon clients use.
+#[utoipa::path(get, path = "/urls/{code}/redirect", tag = "redirects",
+    params(("code" = String, Path, description = "short code")),
+    responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
+pub async fn follow_legacy(
+    state: State<AppState>,
+    method: Method,
+    code: PathText,
+    query: RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    follow(state, method, code, query, headers).await
+}
+
+fn redirect_details(code: &ShortCode, headers: &HeaderMap) -> Map<String, Value> {
+    let mut details = Map::with_capacity(3);
+    details.insert("short_code".into(), Value::String(code.as_str().to_owned()));
+    for (name, key) in [(header::REFERER, "referrer"), (header::USER_AGENT, "user_agent")] {
+        if let Some(value) = headers.get(name) {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let text: String = text.chars().take(MAX_HEADER_CHARS).collect();
+            details.insert(key.into(), Value::String(text));
+        }
+    }
+    details
+}

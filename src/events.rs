@@ -1,0 +1,195 @@
+//! The event recorder: redirect events leave the request path through a
+//! bounded queue and reach the store in batches.
+//!
+//! `EventSink::record` never waits on the database. The writer task drains
+//! the queue into multi-row INSERTs as soon as events arrive, lingering a few
+//! milliseconds to fill larger batches under load. A full queue waits up to
+//! `overflow_wait` for room, then drops the event and counts it
+//! (`kurz_events_dropped_total`). A failed write is retried with backoff; the
+//! batch stays in memory meanwhile. `close` stops intake and writes
+//! everything still queued: a graceful stop loses nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::NewEvent;
+use crate::store::EventStore;
+
+/// How the recorder batches and how patient it is.
+#[derive(Debug, Clone)]
+pub struct RecorderSettings {
+    /// Events the queue holds before `record` has to wait.
+    pub queue_capacity: usize,
+    /// Most events written in one transaction.
+    pub max_batch: usize,
+    /// How long a non-full batch waits for company before it is written.
+    pub linger: Duration,
+    /// How long `record` waits for room in a full queue before dropping.
+    pub overflow_wait: Duration,
+}
+
+impl Default for RecorderSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 65_536,
+            max_batch: 2_000,
+            linger: Duration::from_millis(5),
+            overflow_wait: Duration::from_millis(100),
+        }
+    }
+}
+
+enum Command {
+    Record(NewEvent),
+    /// Answered once every event queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle request handlers hold; cheap to clone.
+#[derive(Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<Command>,
+    overflow_wait: Duration,
+}
+
+/// Owns the writer task; `close` drains it.
+pub struct EventRecorder {
+    stop: CancellationToken,
+    writer: JoinHandle<()>,
+}
+
+impl EventRecorder {
+    pub fn start(store: Arc<dyn EventStore>, settings: RecorderSettings) -> (Self, EventSink) {
+        let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
+        let stop = CancellationToken::new();
+        let writer = tokio::spawn(write_loop(store, rx, settings.clone(), stop.clone()));
+        let sink = EventSink {
+            tx,
+            overflow_wait: settings.overflow_wait,
+        };
+        (Self { stop, writer }, sink)
+    }
+
+    /// Stops intake and returns once every queued event is written (or the
+    /// deadline passed, which is logged with the number of events lost).
+    pub async fn close(self, deadline: Duration) {
+        self.stop.cancel();
+        if tokio::time::timeout(deadline, self.writer).await.is_err() {
+            tracing::error!("event writer did not drain before the shutdown deadline");
+        }
+    }
+}
+
+impl EventSink {
+    /// Queues an event. Waits only when the queue is full, and then at most
+    /// `overflow_wait`.
+    pub async fn record(&self, event: NewEvent) {
+        let command = match self.tx.try_send(Command::Record(event)) {
+            Ok(()) => {
+                metrics::gauge!("kurz_events_queue_depth").increment(1.0);
+                return;
+            }
+            Err(mpsc::error::TrySendError::Full(command)) => command,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::counter!("kurz_events_dropped_total", "reason" => "closed").increment(1);
+                return;
+            }
+        };
+        match self.tx.send_timeout(command, self.overflow_wait).await {
+            Ok(()) => metrics::gauge!("kurz_events_queue_depth").increment(1.0),
+            Err(_) => {
+                metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
+            }
+        }
+    }
+
+    /// Returns once every event queued before this call is in the store.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn EventStore>,
+    mut rx: mpsc::Receiver<Command>,
+    settings: RecorderSettings,
+    stop: CancellationToken,
+) {
+    let mut commands = Vec::with_capacity(settings.max_batch);
+    let mut closing = false;
+    loop {
+        if !closing {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    // Refuse new events; everything already queued is still read.
+                    rx.close();
+                    closing = true;
+                    continue;
+                }
+                received = rx.recv_many(&mut commands, settings.max_batch) => {
+                    if received == 0 { break; }
+                }
+            }
+            // Linger for a fuller batch, unless someone waits on a flush.
+            let deadline = tokio::time::Instant::now() + settings.linger;
+            while commands.len() < settings.max_batch
+                && !commands.iter().any(|c| matches!(c, Command::Flush(_)))
+            {
+                let room = settings.max_batch - commands.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut commands, room)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        } else if rx.recv_many(&mut commands, settings.max_batch).await == 0 {
+            break;
+        }
+        write_batch(store.as_ref(), std::mem::take(&mut commands)).await;
+    }
+}
+
+/// Writes the events of one batch, then answers its flushes.
+async fn write_batch(store: &dyn EventStore, commands: Vec<Command>) {
+    let mut events = Vec::with_capacity(commands.len());
+    let mut flushes = Vec::new();
+    for command in commands {
+        match command {
+            Command::Record(event) => events.push(event),
+            Command::Flush(done) => flushes.push(done),
+        }
+    }
+    if !events.is_empty() {
+        metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
+        metrics::histogram!("kurz_events_batch_size").record(events.len() as f64);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let started = Instant::now();
+            match store.append_events(&events).await {
+                Ok(()) => {
+                    metrics::histogram!("kurz_events_flush_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
+                    break;
+                }
+                Err(error) => {
+                    metrics::counter!("kurz_events_write_errors_total").increment(1);
+                    tracing::warn!(error = %error, events = events.len(), "event batch failed; retrying");
+                    // Keep trying, also while stopping: the deadline in `close` bounds it.
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+    for done in flushes {
+        let _ = done.send(());
+    }
+}

@@ -1,0 +1,285 @@
+//! Loading the hackathon CSV files (users, urls, events).
+//!
+//! Shared by `POST /users/bulk` and `kurz import`: a file is checked as a
+//! whole (UTF-8, required columns), then each row is parsed into domain types
+//! and handed to the store; a bad row is reported with its line number and
+//! never stops the others.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::domain::{
+    now_utc, parse_timestamp, DomainError, Email, EventType, NewUser, ShortCode, TargetPolicy,
+    TargetUrl, Username,
+};
+use crate::store::{ImportOutcome, ImportedEvent, ImportedUrl, Store, StoreError};
+
+/// How many row errors an answer lists; the count covers all of them.
+const MAX_LISTED_ERRORS: usize = 10;
+
+/// Why a whole file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    BadFile(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The answer to an import: `count` and `imported` both count accepted rows
+/// (inserted, or already present with the same id).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub count: usize,
+    pub imported: usize,
+    pub rejected: usize,
+    pub errors: Vec<RowError>,
+}
+
+impl ImportReport {
+    fn reject(&mut self, line: u64, reason: impl Into<String>) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(RowError {
+                line,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    fn record(&mut self, lines: &[u64], outcomes: &[ImportOutcome]) {
+        for (line, outcome) in lines.iter().zip(outcomes) {
+            match outcome {
+                ImportOutcome::Rejected(reason) => self.reject(*line, *reason),
+                _ => {
+                    self.count += 1;
+                    self.imported += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A CSV file read into rows of named cells.
+struct Table {
+    headers: Vec<String>,
+    rows: Vec<(u64, csv::StringRecord)>,
+}
+
+impl Table {
+    fn read(bytes: &[u8], required: &[&str]) -> Result<Self, ImportError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ImportError::BadFile("file is not UTF-8 text".into()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| ImportError::BadFile(format!("unreadable CSV header: {e}")))?
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .filter(|c| !headers.iter().any(|h| h == *c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(ImportError::BadFile(format!(
+                "CSV header lacks column(s): {}",
+                missing.join(", ")
+            )));
+        }
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record =
+                record.map_err(|e| ImportError::BadFile(format!("unreadable CSV: {e}")))?;
+            let line = record.position().map_or(0, |p| p.line());
+            rows.push((line, record));
+        }
+        Ok(Self { headers, rows })
+    }
+
+    fn cell<'r>(&self, record: &'r csv::StringRecord, column: &str) -> &'r str {
+        self.headers
+            .iter()
+            .position(|h| h == column)
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+    }
+}
+
+fn optional_id(raw: &str, field: &'static str) -> Result<Option<i64>, DomainError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(Some(id)),
+        _ => Err(DomainError::new(field, "must be a positive integer")),
+    }
+}
+
+fn required_id(raw: &str, field: &'static str) -> Result<i64, DomainError> {
+    optional_id(raw, field)?.ok_or_else(|| DomainError::new(field, "is required"))
+}
+
+fn optional_time(raw: &str, field: &'static str) -> Result<chrono::NaiveDateTime, DomainError> {
+    if raw.is_empty() {
+        return Ok(now_utc());
+    }
+    parse_timestamp(raw).ok_or_else(|| DomainError::new(field, "must be YYYY-MM-DD HH:MM:SS"))
+}
+
+fn parse_bool(raw: &str) -> Result<bool, DomainError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" | "yes" => Ok(true),
+        "false" | "f" | "0" | "no" => Ok(false),
+        _ => Err(DomainError::new("is_active", "must be true or false")),
+    }
+}
+
+/// Imports `id,username,email,created_at` rows (`id`, `created_at` optional).
+pub async fn import_users(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+    let table = Table::read(bytes, &["username", "email"])?;
+    let mut report = ImportReport::default();
+    let mut lines = Vec::new();
+    let mut users = Vec::new();
+    for (line, record) in &table.rows {
+        let parsed = (|| {
+            Ok::<_, DomainError>(NewUser {
+                id: optional_id(table.cell(record, "id"), "id")?,
+                username: Username::parse(table.cell(record, "username"))?,
+                email: Email::parse(table.cell(record, "email"))?,
+                created_at: optional_time(table.cell(record, "created_at"), "created_at")?,
+            })
+        })();
+        match parsed {
+            Ok(user) => {
+                lines.push(*line);
+                users.push(user);
+            }
+            Err(e) => report.reject(*line, e.to_string()),
+        }
+    }
+    let outcomes = store.import_users(&users).await?;
+    report.record(&lines, &outcomes);
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+/// Imports `id,user_id,short_code,original_url,title,is_active,created_at,updated_at`.
+pub async fn import_urls(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+    let table = Table::read(bytes, &["id", "user_id", "short_code", "original_url"])?;
+    let mut report = ImportReport::default();
+    let mut lines = Vec::new();
+    let mut urls = Vec::new();
+    for (line, record) in &table.rows {
+        let cell = |c| table.cell(record, c);
+        let parsed = (|| {
+            let created_at = optional_time(cell("created_at"), "created_at")?;
+            let updated = cell("updated_at");
+            Ok::<_, DomainError>(ImportedUrl {
+                id: required_id(cell("id"), "id")?,
+                user_id: required_id(cell("user_id"), "user_id")?,
+                short_code: ShortCode::parse(cell("short_code"))?,
+                target: TargetUrl::parse(cell("original_url"), TargetPolicy::default())?,
+                title: Some(cell("title").to_owned()).filter(|t| !t.is_empty()),
+                is_active: if cell("is_active").is_empty() {
+                    true
+                } else {
+                    parse_bool(cell("is_active"))?
+                },
+                created_at,
+                updated_at: if updated.is_empty() {
+                    created_at
+                } else {
+                    optional_time(updated, "updated_at")?
+                },
+            })
+        })();
+        match parsed {
+            Ok(url) => {
+                lines.push(*line);
+                urls.push(url);
+            }
+            Err(e) => report.reject(*line, e.to_string()),
+        }
+    }
+    let outcomes = store.import_urls(&urls).await?;
+    report.record(&lines, &outcomes);
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+/// Imports `id,url_id,user_id,event_type,timestamp,details` (details: a JSON object).
+pub async fn import_events(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+    let table = Table::read(bytes, &["id", "event_type"])?;
+    let mut report = ImportReport::default();
+    let mut lines = Vec::new();
+    let mut events = Vec::new();
+    for (line, record) in &table.rows {
+        let cell = |c| table.cell(record, c);
+        let parsed = (|| {
+            Ok::<_, DomainError>(ImportedEvent {
+                id: required_id(cell("id"), "id")?,
+                url_id: optional_id(cell("url_id"), "url_id")?,
+                user_id: optional_id(cell("user_id"), "user_id")?,
+                event_type: EventType::parse(cell("event_type"))?.as_str().to_owned(),
+                timestamp: optional_time(cell("timestamp"), "timestamp")?,
+                details: parse_details(cell("details"))?,
+            })
+        })();
+        match parsed {
+            Ok(event) => {
+                lines.push(*line);
+                events.push(event);
+            }
+            Err(e) => report.reject(*line, e.to_string()),
+        }
+    }
+    let outcomes = store.import_events(&events).await?;
+    report.record(&lines, &outcomes);
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+fn parse_details(raw: &str) -> Result<Map<String, Value>, DomainError> {
+    if raw.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(DomainError::new("details", "must be a JSON object")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_needs_utf8_and_the_required_columns() {
+        assert!(matches!(Table::read(b"\xff\xfe", &["email"]), Err(ImportError::BadFile(_))));
+        assert!(matches!(Table::read(b"id,name\n1,x\n", &["username", "email"]), Err(ImportError::BadFile(_))));
+        let t = Table::read(b"\xef\xbb\xbfEmail,username\na@b.c,ann\n", &["username", "email"]).unwrap();
+        assert_eq!(t.cell(&t.rows[0].1, "username"), "ann");
+        assert_eq!(t.rows[0].0, 2);
+    }
+
+    #[test]
+    fn details_must_be_an_object() {
+        assert!(parse_details("{\"a\":1}").is_ok());
+        assert!(parse_details("").unwrap().is_empty());
+        assert!(parse_details("[1]").is_err());
+        assert!(parse_details("\"x\"").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The `kurz` command: `serve` (the default), `migrate` and `import`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kurz::app::App;
+use kurz::config::Settings;
+use kurz::{import, store, telemetry};
+
+#[derive(Parser)]
+#[command(name = "kurz", version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(Settings),
+    /// Apply pending database migrations and exit.
+    Migrate(Settings),
+    /// Load the hackathon CSV files (idempotent; ids are kept).
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// users.csv: id,username,email,created_at
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// urls.csv: id,user_id,short_code,original_url,title,is_active,created_at,updated_at
+    #[arg(long)]
+    urls: Option<PathBuf>,
+    /// events.csv: id,url_id,user_id,event_type,timestamp,details
+    #[arg(long)]
+    events: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.settings).await,
+        Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Migrate(settings)) => migrate(settings).await,
+        Some(Command::Import(args)) => import_files(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error.cause_chain = ?error, error.message = %error, "kurz failed");
+            eprintln!("kurz: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init_logging(&settings.log, settings.log_format);
+    let app = App::build(settings.clone()).await?;
+    tracing::info!(address = %app.local_addr()?, settings = ?settings, "kurz listening");
+    let stop = app.stop_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.cancel();
+    });
+    app.run_until_stopped().await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init_logging(&settings.log, settings.log_format);
+    settings.validate()?;
+    let store = store::connect(&settings.database_url(), 2).await?;
+    store.migrate().await?;
+    store.close().await;
+    println!("migrations applied ({})", store.engine());
+    Ok(())
+}
+
+async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(&args.settings.log, args.settings.log_format);
+    args.settings.validate()?;
+    if args.users.is_none() && args.urls.is_none() && args.events.is_none() {
+        anyhow::bail!("name at least one of --users, --urls, --events");
+    }
+    let store = store::connect(&args.settings.database_url(), 4).await?;
+    store.migrate().await?;
+    // Order matters: urls need their users, events come last.
+    for (kind, path) in [("users", &args.users), ("urls", &args.urls), ("events", &args.events)] {
+        let Some(path) = path else { continue };
+        let bytes = tokio::fs::read(path)
+            .await
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        let report = match kind {
+            "users" => import::import_users(store.as_ref(), &bytes).await,
+            "urls" => import::import_urls(store.as_ref(), &bytes).await,
+            _ => import::import_events(store.as_ref(), &bytes).await,
+        }
+        .with_context(|| format!("failed to import {}", path.display()))?;
+        println!("{kind}: {}", serde_json::to_string(&report)?);
+    }
+    store.close().await;
+    Ok(())
+}
