@@ -61,7 +61,10 @@ impl App {
             .await
             .context("failed to open the database")?;
         if settings.migrate_on_start {
-            store.migrate().await.context("failed to migrate the database")?;
+            store
+                .migrate()
+                .await
+                .context("failed to migrate the database")?;
         }
         let (recorder, events) = EventRecorder::start(store.clone(), settings.recorder());
         let listener = TcpListener::bind(settings.bind)

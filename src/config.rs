@@ -123,8 +123,12 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         let url = self.database_url();
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
-            problems.push("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into());
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            problems
+                .push("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into());
         }
         if self.db_max_connections == 0 {
             problems.push("KURZ_DB_MAX_CONNECTIONS must be at least 1".into());
@@ -133,7 +137,8 @@ impl Settings {
             problems.push("KURZ_JSON_BODY_LIMIT and KURZ_CSV_BODY_LIMIT must be positive".into());
         }
         if self.event_queue_capacity == 0 || self.event_batch_max == 0 {
-            problems.push("KURZ_EVENT_QUEUE_CAPACITY and KURZ_EVENT_BATCH_MAX must be positive".into());
+            problems
+                .push("KURZ_EVENT_QUEUE_CAPACITY and KURZ_EVENT_BATCH_MAX must be positive".into());
         }
         if problems.is_empty() {
             Ok(())

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    now_utc, parse_timestamp, DomainError, Email, EventType, NewUser, ShortCode, TargetPolicy,
-    TargetUrl, Username,
+    now_utc, parse_details, parse_timestamp, DomainError, Email, EventType, NewUser, ShortCode,
+    TargetPolicy, TargetUrl, Username,
 };
 use crate::store::{ImportOutcome, ImportedEvent, ImportedUrl, Store, StoreError};
 
@@ -235,7 +235,7 @@ pub async fn import_events(store: &dyn Store, bytes: &[u8]) -> Result<ImportRepo
                 user_id: optional_id(cell("user_id"), "user_id")?,
                 event_type: EventType::parse(cell("event_type"))?.as_str().to_owned(),
                 timestamp: optional_time(cell("timestamp"), "timestamp")?,
-                details: parse_details(cell("details"))?,
+                details: details_cell(cell("details"))?,
             })
         })();
         match parsed {
@@ -252,14 +252,13 @@ pub async fn import_events(store: &dyn Store, bytes: &[u8]) -> Result<ImportRepo
     Ok(report)
 }
 
-fn parse_details(raw: &str) -> Result<Map<String, Value>, DomainError> {
+fn details_cell(raw: &str) -> Result<Map<String, Value>, DomainError> {
     if raw.is_empty() {
         return Ok(Map::new());
     }
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(DomainError::new("details", "must be a JSON object")),
-    }
+    let value = serde_json::from_str::<Value>(raw)
+        .map_err(|_| DomainError::new("details", "must be a JSON object"))?;
+    parse_details(value)
 }
 
 #[cfg(test)]
@@ -268,18 +267,29 @@ mod tests {
 
     #[test]
     fn a_file_needs_utf8_and_the_required_columns() {
-        assert!(matches!(Table::read(b"\xff\xfe", &["email"]), Err(ImportError::BadFile(_))));
-        assert!(matches!(Table::read(b"id,name\n1,x\n", &["username", "email"]), Err(ImportError::BadFile(_))));
-        let t = Table::read(b"\xef\xbb\xbfEmail,username\na@b.c,ann\n", &["username", "email"]).unwrap();
+        assert!(matches!(
+            Table::read(b"\xff\xfe", &["email"]),
+            Err(ImportError::BadFile(_))
+        ));
+        assert!(matches!(
+            Table::read(b"id,name\n1,x\n", &["username", "email"]),
+            Err(ImportError::BadFile(_))
+        ));
+        let t = Table::read(
+            b"\xef\xbb\xbfEmail,username\na@b.c,ann\n",
+            &["username", "email"],
+        )
+        .unwrap();
         assert_eq!(t.cell(&t.rows[0].1, "username"), "ann");
         assert_eq!(t.rows[0].0, 2);
     }
 
     #[test]
     fn details_must_be_an_object() {
-        assert!(parse_details("{\"a\":1}").is_ok());
-        assert!(parse_details("").unwrap().is_empty());
-        assert!(parse_details("[1]").is_err());
-        assert!(parse_details("\"x\"").is_err());
+        assert!(details_cell("{\"a\":1}").is_ok());
+        assert!(details_cell("").unwrap().is_empty());
+        assert!(details_cell("[1]").is_err());
+        assert!(details_cell("\"x\"").is_err());
+        assert!(details_cell("{\"a\":\"\\u0000\"}").is_err());
     }
 }

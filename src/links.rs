@@ -27,7 +27,8 @@ impl Links {
 
     /// Called after a write changed or removed what `code` resolves to.
     pub async fn invalidate(&self, code: &str) {
-        self.invalidate_all(std::slice::from_ref(&code.to_owned())).await;
+        self.invalidate_all(std::slice::from_ref(&code.to_owned()))
+            .await;
     }
 
     /// Called after a write changed or removed several codes at once.

@@ -114,7 +114,11 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.settings.database_url(), 4).await?;
     store.migrate().await?;
     // Order matters: urls need their users, events come last.
-    for (kind, path) in [("users", &args.users), ("urls", &args.urls), ("events", &args.events)] {
+    for (kind, path) in [
+        ("users", &args.users),
+        ("urls", &args.urls),
+        ("events", &args.events),
+    ] {
         let Some(path) = path else { continue };
         let bytes = tokio::fs::read(path)
             .await

@@ -29,7 +29,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Installs the global log subscriber; later calls are no-ops.
 pub fn init_logging(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -68,14 +70,35 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 fn describe_metrics() {
-    metrics::describe_counter!("kurz_http_requests_total", "HTTP requests answered, by route, method and status class.");
-    metrics::describe_histogram!("kurz_http_request_duration_seconds", "Time to answer an HTTP request, by route and method.");
-    metrics::describe_counter!("kurz_events_written_total", "Events the recorder wrote to the store.");
-    metrics::describe_counter!("kurz_events_dropped_total", "Events lost because the queue was full or closed.");
-    metrics::describe_counter!("kurz_events_write_errors_total", "Failed event batch writes (retried).");
-    metrics::describe_gauge!("kurz_events_queue_depth", "Events waiting in the recorder's queue.");
+    metrics::describe_counter!(
+        "kurz_http_requests_total",
+        "HTTP requests answered, by route, method and status class."
+    );
+    metrics::describe_histogram!(
+        "kurz_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route and method."
+    );
+    metrics::describe_counter!(
+        "kurz_events_written_total",
+        "Events the recorder wrote to the store."
+    );
+    metrics::describe_counter!(
+        "kurz_events_dropped_total",
+        "Events lost because the queue was full or closed."
+    );
+    metrics::describe_counter!(
+        "kurz_events_write_errors_total",
+        "Failed event batch writes (retried)."
+    );
+    metrics::describe_gauge!(
+        "kurz_events_queue_depth",
+        "Events waiting in the recorder's queue."
+    );
     metrics::describe_histogram!("kurz_events_batch_size", "Events per batch written.");
-    metrics::describe_histogram!("kurz_events_flush_duration_seconds", "Time to write one event batch.");
+    metrics::describe_histogram!(
+        "kurz_events_flush_duration_seconds",
+        "Time to write one event batch."
+    );
 }
 
 /// A client's id is kept when it is short and plain; otherwise a new one is made.
@@ -84,7 +107,8 @@ fn request_id(req: &Request) -> HeaderValue {
         let b = v.as_bytes();
         !b.is_empty()
             && b.len() <= 128
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
     });
     match sane {
         Some(v) => v.clone(),

@@ -29,13 +29,16 @@ pub struct CreateEventBody {
 
 #[utoipa::path(post, path = "/events", request_body = CreateEventBody, tag = "events",
     responses((status = 201, body = Event), (status = 400), (status = 404)))]
-pub async fn create(State(state): State<AppState>, JsonObject(body): JsonObject) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     let mut fields = Fields::new(&body);
     let event_type = fields.required_str("event_type").map(EventType::parse);
     let event_type = event_type.and_then(|t| fields.check(t));
     let url_id = fields.nullable_id("url_id").flatten();
     let user_id = fields.nullable_id("user_id").flatten();
-    let details = fields.optional_object("details");
+    let details = fields.details("details");
     fields.finish()?;
     let Some(event_type) = event_type else {
         return Err(ApiError::bad_request("event_type is required"));

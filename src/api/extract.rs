@@ -13,7 +13,7 @@ use axum::http::{header, request::Parts, StatusCode};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::domain::DomainError;
+use crate::domain::{parse_details, DomainError};
 
 /// A request body that is a JSON object, and nothing else.
 pub struct JsonObject(pub Map<String, Value>);
@@ -26,12 +26,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             let is_json = content_type
                 .to_str()
                 .map(|ct| {
-                    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                    let essence = ct
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase();
                     essence == "application/json" || essence.ends_with("+json")
                 })
                 .unwrap_or(false);
             if !is_json {
-                return Err(ApiError::bad_request("Content-Type must be application/json"));
+                return Err(ApiError::bad_request(
+                    "Content-Type must be application/json",
+                ));
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
@@ -81,7 +88,9 @@ impl<'a> Fields<'a> {
     }
 
     fn problem(&mut self, field: &str, text: impl Into<String>) {
-        self.problems.entry(field.to_owned()).or_insert_with(|| text.into());
+        self.problems
+            .entry(field.to_owned())
+            .or_insert_with(|| text.into());
     }
 
     /// Whether the body names this field at all (even as null).
@@ -123,7 +132,10 @@ impl<'a> Fields<'a> {
             Some(Value::Null) => Some(None),
             Some(Value::String(s)) => Some(Some(s)),
             Some(other) => {
-                self.problem(field, format!("must be a string or null, not {}", kind(other)));
+                self.problem(
+                    field,
+                    format!("must be a string or null, not {}", kind(other)),
+                );
                 None
             }
         }
@@ -172,16 +184,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Absent or null: an empty object; otherwise it must be an object.
-    pub fn optional_object(&mut self, field: &str) -> Map<String, Value> {
-        match self.body.get(field) {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
-            Some(other) => {
-                self.problem(field, format!("must be a JSON object, not {}", kind(other)));
-                Map::new()
-            }
-        }
+    /// Event details: absent or null is an empty object (see `parse_details`).
+    pub fn details(&mut self, field: &str) -> Map<String, Value> {
+        let raw = self.body.get(field).cloned().unwrap_or(Value::Null);
+        self.check(parse_details(raw)).unwrap_or_default()
     }
 
     /// Keeps a domain parse result, recording its problem if it failed.

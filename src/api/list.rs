@@ -71,7 +71,10 @@ impl QueryParams {
             problems.insert("page".into(), format!("must be at least 1, got {p}"));
         }
         if let Some(n) = per_page.filter(|n| *n < 1 || *n > i64::from(MAX_PER_PAGE)) {
-            problems.insert("per_page".into(), format!("must be between 1 and {MAX_PER_PAGE}, got {n}"));
+            problems.insert(
+                "per_page".into(),
+                format!("must be between 1 and {MAX_PER_PAGE}, got {n}"),
+            );
         }
         if let Some(a) = after_id.filter(|a| *a < 0) {
             problems.insert("after_id".into(), format!("must not be negative, got {a}"));
@@ -81,8 +84,14 @@ impl QueryParams {
         }
         let per_page = per_page.map_or(DEFAULT_PER_PAGE, |n| n.clamp(1, 1000) as u32);
         match (after_id, page) {
-            (Some(after_id), _) => Page::After { after_id: after_id.max(0), per_page },
-            (None, Some(page)) => Page::Offset { page: page.clamp(1, i64::from(u32::MAX)) as u32, per_page },
+            (Some(after_id), _) => Page::After {
+                after_id: after_id.max(0),
+                per_page,
+            },
+            (None, Some(page)) => Page::Offset {
+                page: page.clamp(1, i64::from(u32::MAX)) as u32,
+                per_page,
+            },
             (None, None) if self.text("per_page").is_some() => Page::Offset { page: 1, per_page },
             (None, None) => Page::All,
         }
@@ -138,7 +147,11 @@ where
         buffer.push(b']');
         yield Ok(Bytes::from(buffer));
     };
-    Ok(([(header::CONTENT_TYPE, json_type())], Body::from_stream(body)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, json_type())],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
 fn json_type() -> HeaderValue {
@@ -152,21 +165,59 @@ mod tests {
     fn page_of(query: &str) -> Result<Page, BTreeMap<String, String>> {
         let mut problems = BTreeMap::new();
         let page = QueryParams::parse(Some(query)).page(&mut problems);
-        if problems.is_empty() { Ok(page) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(page)
+        } else {
+            Err(problems)
+        }
     }
 
     #[test]
     fn pagination_follows_the_contracts_defaults() {
         assert_eq!(page_of(""), Ok(Page::All));
-        assert_eq!(page_of("page=2"), Ok(Page::Offset { page: 2, per_page: 100 }));
-        assert_eq!(page_of("per_page=5"), Ok(Page::Offset { page: 1, per_page: 5 }));
-        assert_eq!(page_of("after_id=7"), Ok(Page::After { after_id: 7, per_page: 100 }));
-        assert_eq!(page_of("after_id=0&per_page=3"), Ok(Page::After { after_id: 0, per_page: 3 }));
+        assert_eq!(
+            page_of("page=2"),
+            Ok(Page::Offset {
+                page: 2,
+                per_page: 100
+            })
+        );
+        assert_eq!(
+            page_of("per_page=5"),
+            Ok(Page::Offset {
+                page: 1,
+                per_page: 5
+            })
+        );
+        assert_eq!(
+            page_of("after_id=7"),
+            Ok(Page::After {
+                after_id: 7,
+                per_page: 100
+            })
+        );
+        assert_eq!(
+            page_of("after_id=0&per_page=3"),
+            Ok(Page::After {
+                after_id: 0,
+                per_page: 3
+            })
+        );
     }
 
     #[test]
     fn bad_pagination_is_refused() {
-        for bad in ["page=0", "page=-1", "page=x", "per_page=0", "per_page=1001", "after_id=-1", "after_id=1&page=1", "per_page=", "page=1.5"] {
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=x",
+            "per_page=0",
+            "per_page=1001",
+            "after_id=-1",
+            "after_id=1&page=1",
+            "per_page=",
+            "page=1.5",
+        ] {
             assert!(page_of(bad).is_err(), "{bad} should be refused");
         }
     }

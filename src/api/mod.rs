@@ -34,19 +34,43 @@ use crate::telemetry;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "kurz", description = "A URL shortener: users, short links, redirects and their event log."),
+    info(
+        title = "kurz",
+        description = "A URL shortener: users, short links, redirects and their event log."
+    ),
     paths(
-        health::live, health::ready, health::metrics,
-        users::create, users::list, users::get, users::update, users::delete, users::bulk,
-        urls::create, urls::list, urls::get, urls::update, urls::delete,
-        redirect::follow, redirect::follow_legacy,
-        events::create, events::list, events::get,
+        health::live,
+        health::ready,
+        health::metrics,
+        users::create,
+        users::list,
+        users::get,
+        users::update,
+        users::delete,
+        users::bulk,
+        urls::create,
+        urls::list,
+        urls::get,
+        urls::update,
+        urls::delete,
+        redirect::follow,
+        redirect::follow_legacy,
+        events::create,
+        events::list,
+        events::get,
     ),
     components(schemas(
-        crate::domain::User, crate::domain::ShortUrl, crate::domain::Event,
-        users::CreateUserBody, users::UpdateUserBody, users::BulkUpload,
-        urls::CreateUrlBody, urls::UpdateUrlBody, events::CreateEventBody,
-        crate::import::ImportReport, crate::import::RowError,
+        crate::domain::User,
+        crate::domain::ShortUrl,
+        crate::domain::Event,
+        users::CreateUserBody,
+        users::UpdateUserBody,
+        users::BulkUpload,
+        urls::CreateUrlBody,
+        urls::UpdateUrlBody,
+        events::CreateEventBody,
+        crate::import::ImportReport,
+        crate::import::RowError,
     ))
 )]
 pub struct ApiDoc;
@@ -105,9 +129,10 @@ async fn json_for_bare_errors(response: Response) -> Response {
         other => other.canonical_reason().unwrap_or("error").to_lowercase(),
     };
     let body = serde_json::json!({"error": message}).to_string();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

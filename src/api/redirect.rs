@@ -34,8 +34,9 @@ pub async fn follow(
         return Err(ApiError::Gone);
     }
     let location = redirect_location(&link.original_url, query.as_deref());
-    let location = HeaderValue::try_from(location)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value")))?;
+    let location = HeaderValue::try_from(location).map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value"))
+    })?;
     if method == Method::GET {
         state
             .events
@@ -54,7 +55,10 @@ pub async fn follow(
         [
             (header::LOCATION, location),
             // The target can change (PUT): browsers must ask again.
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=0")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=0"),
+            ),
         ],
     )
         .into_response())
@@ -77,7 +81,10 @@ pub async fn follow_legacy(
 fn redirect_details(code: &ShortCode, headers: &HeaderMap) -> Map<String, Value> {
     let mut details = Map::with_capacity(3);
     details.insert("short_code".into(), Value::String(code.as_str().to_owned()));
-    for (name, key) in [(header::REFERER, "referrer"), (header::USER_AGENT, "user_agent")] {
+    for (name, key) in [
+        (header::REFERER, "referrer"),
+        (header::USER_AGENT, "user_agent"),
+    ] {
         if let Some(value) = headers.get(name) {
             let text = String::from_utf8_lossy(value.as_bytes());
             let text: String = text.chars().take(MAX_HEADER_CHARS).collect();

@@ -41,23 +41,38 @@ pub struct UpdateUrlBody {
 
 #[utoipa::path(post, path = "/urls", request_body = CreateUrlBody, tag = "urls",
     responses((status = 201, body = ShortUrl), (status = 400), (status = 404), (status = 409)))]
-pub async fn create(State(state): State<AppState>, JsonObject(body): JsonObject) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     let mut fields = Fields::new(&body);
     let user_id = fields.required_id("user_id");
-    let target = fields.required_str("original_url").map(|u| TargetUrl::parse(u, state.policy));
+    let target = fields
+        .required_str("original_url")
+        .map(|u| TargetUrl::parse(u, state.policy));
     let target = target.and_then(|t| fields.check(t));
     let title = fields.nullable_str("title").flatten().map(Title::parse);
     let title = title.and_then(|t| fields.check(t));
-    let alias = fields.nullable_str("short_code").flatten().map(ShortCode::parse_alias);
+    let alias = fields
+        .nullable_str("short_code")
+        .flatten()
+        .map(ShortCode::parse_alias);
     let alias = alias.and_then(|a| fields.check(a));
     fields.finish()?;
     let (Some(user_id), Some(target)) = (user_id, target) else {
-        return Err(ApiError::bad_request("user_id and original_url are required"));
+        return Err(ApiError::bad_request(
+            "user_id and original_url are required",
+        ));
     };
     if user_id < 1 {
         return Err(ApiError::NotFound("user not found".into()));
     }
-    let new = NewShortUrl { user_id, target, title, alias };
+    let new = NewShortUrl {
+        user_id,
+        target,
+        title,
+        alias,
+    };
     let url = state.store.create_url(&new).await?;
     Ok((StatusCode::CREATED, Json(url)).into_response())
 }
@@ -92,19 +107,29 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<ShortUrl>> {
     let mut fields = Fields::new(&body);
-    let title = fields.nullable_str("title").map(|t| t.map(Title::parse).transpose());
+    let title = fields
+        .nullable_str("title")
+        .map(|t| t.map(Title::parse).transpose());
     let title = title.and_then(|t| fields.check(t));
     let is_active = fields.optional_bool("is_active");
-    let target = fields.optional_str("original_url").map(|u| TargetUrl::parse(u, state.policy));
+    let target = fields
+        .optional_str("original_url")
+        .map(|u| TargetUrl::parse(u, state.policy));
     let target = target.and_then(|t| fields.check(t));
-    let nothing_to_update = !["title", "is_active", "original_url"].iter().any(|f| fields.has(f));
+    let nothing_to_update = !["title", "is_active", "original_url"]
+        .iter()
+        .any(|f| fields.has(f));
     fields.finish()?;
     if nothing_to_update {
         return Err(ApiError::bad_request(
             "nothing to update: send title, is_active and/or original_url",
         ));
     }
-    let patch = UrlPatch { title, is_active, target };
+    let patch = UrlPatch {
+        title,
+        is_active,
+        target,
+    };
     let change = state.store.update_url(id, &patch).await?;
     if change.changed {
         state.links.invalidate(&change.short_code).await;

@@ -33,7 +33,10 @@ pub struct UpdateUserBody {
 
 #[utoipa::path(post, path = "/users", request_body = CreateUserBody, tag = "users",
     responses((status = 201, body = User), (status = 400), (status = 409)))]
-pub async fn create(State(state): State<AppState>, JsonObject(body): JsonObject) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     let mut fields = Fields::new(&body);
     let username = fields.required_str("username").map(Username::parse);
     let username = username.and_then(|u| fields.check(u));
@@ -85,7 +88,9 @@ pub async fn update(
     let nothing_to_update = !fields.has("username") && !fields.has("email");
     fields.finish()?;
     if nothing_to_update {
-        return Err(ApiError::bad_request("nothing to update: send username and/or email"));
+        return Err(ApiError::bad_request(
+            "nothing to update: send username and/or email",
+        ));
     }
     let patch = UserPatch { username, email };
     Ok(Json(state.store.update_user(id, &patch).await?))
@@ -111,8 +116,13 @@ pub struct BulkUpload {
 #[utoipa::path(post, path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = ImportReport), (status = 400), (status = 413)))]
-pub async fn bulk(State(state): State<AppState>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> ApiResult<Response> {
-    let mut multipart = multipart.map_err(|_| ApiError::bad_request("expected a multipart/form-data body with a 'file' field"))?;
+pub async fn bulk(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Response> {
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::bad_request("expected a multipart/form-data body with a 'file' field")
+    })?;
     let mut file = None;
     loop {
         let field = match multipart.next_field().await {

@@ -19,7 +19,7 @@ impl Email {
                 format!("must be at most {MAX_EMAIL_CHARS} characters"),
             ));
         }
-        if !has_email_shape(trimmed) {
+        if trimmed.chars().any(char::is_control) || !has_email_shape(trimmed) {
             return Err(DomainError::new("email", "must be a valid email address"));
         }
         Ok(Self(trimmed.to_owned()))
@@ -61,8 +61,18 @@ mod tests {
     fn rejects_what_the_contract_rejects() {
         let too_long = format!("{}@example.com", "a".repeat(250));
         for bad in [
-            "", "plain", "a@b", "@b.com", "a@.", "a@b.", "a b@c.com", "a@@b.com", "a@b@c.com",
-            "a@b .com", &too_long,
+            "",
+            "plain",
+            "a@b",
+            "@b.com",
+            "a@.",
+            "a@b.",
+            "a b@c.com",
+            "a@@b.com",
+            "a@b@c.com",
+            "a@b .com",
+            "a\u{0}b@c.de",
+            &too_long,
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -73,8 +83,14 @@ mod tests {
         for good in ["a@b.co", "first.last+tag@sub.example.org", " x@y.z "] {
             assert!(Email::parse(good).is_ok(), "{good:?} should be accepted");
         }
-        assert_eq!(Email::parse("Ann@Example.COM").unwrap().key(), "ann@example.com");
-        assert_eq!(Email::parse("Ann@Example.COM").unwrap().as_str(), "Ann@Example.COM");
+        assert_eq!(
+            Email::parse("Ann@Example.COM").unwrap().key(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            Email::parse("Ann@Example.COM").unwrap().as_str(),
+            "Ann@Example.COM"
+        );
     }
 
     #[test]

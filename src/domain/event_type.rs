@@ -25,6 +25,12 @@ impl EventType {
                 format!("must be at most {MAX_EVENT_TYPE_CHARS} characters"),
             ));
         }
+        if trimmed.chars().any(char::is_control) {
+            return Err(DomainError::new(
+                "event_type",
+                "must not contain control characters",
+            ));
+        }
         Ok(Self(trimmed.to_owned()))
     }
 

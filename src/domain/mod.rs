@@ -4,6 +4,7 @@
 //! once into one of these newtypes; anything holding a `Username`, `Email`,
 //! `TargetUrl`, `ShortCode` or `EventType` is valid by construction.
 
+mod details;
 mod email;
 mod error;
 mod event_type;
@@ -14,10 +15,13 @@ mod time;
 mod title;
 mod username;
 
+pub use details::parse_details;
 pub use email::Email;
 pub use error::DomainError;
 pub use event_type::EventType;
-pub use models::{Event, Link, NewEvent, NewShortUrl, NewUser, ShortUrl, UrlPatch, User, UserPatch};
+pub use models::{
+    Event, Link, NewEvent, NewShortUrl, NewUser, ShortUrl, UrlPatch, User, UserPatch,
+};
 pub use short_code::{ShortCode, RESERVED_WORDS};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};
 pub use time::{now_utc, parse_timestamp, serialize_timestamp};

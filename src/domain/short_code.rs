@@ -44,8 +44,7 @@ impl ShortCode {
     /// A custom alias asked for by a client.
     pub fn parse_alias(raw: &str) -> Result<Self, DomainError> {
         let raw = raw.trim();
-        if raw.len() < MIN_ALIAS_LEN || raw.len() > MAX_CODE_LEN || !raw.bytes().all(is_code_byte)
-        {
+        if raw.len() < MIN_ALIAS_LEN || raw.len() > MAX_CODE_LEN || !raw.bytes().all(is_code_byte) {
             return Err(DomainError::new(
                 "short_code",
                 "must be 3 to 32 characters of A-Z, a-z, 0-9, '_' or '-'",
@@ -86,11 +85,27 @@ mod tests {
 
     #[test]
     fn aliases_follow_the_length_charset_and_reserved_rules() {
-        for bad in ["ab", "", "has space", "slash/x", "dot.x", &"a".repeat(33), "USERS", "Docs", "ünï"] {
-            assert!(ShortCode::parse_alias(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "ab",
+            "",
+            "has space",
+            "slash/x",
+            "dot.x",
+            &"a".repeat(33),
+            "USERS",
+            "Docs",
+            "ünï",
+        ] {
+            assert!(
+                ShortCode::parse_alias(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         for good in ["abc", "my-link_2", &"Z".repeat(32)] {
-            assert!(ShortCode::parse_alias(good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                ShortCode::parse_alias(good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
     }
 

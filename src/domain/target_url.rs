@@ -84,7 +84,9 @@ fn is_private_ip(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (v6.segments()[0] & 0xfe00) == 0xfc00
                 || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private_ip(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private_ip(IpAddr::V4(v4)))
         }
     }
 }
@@ -135,11 +137,26 @@ mod tests {
     fn rejects_what_the_contract_rejects() {
         let long = format!("https://example.com/{}", "a".repeat(2040));
         for bad in [
-            "", "   ", "hello", "example.com", "ftp://x", "javascript:alert(1)", "http://",
-            "https://user@host.com", "https://u:p@host.com/", "mailto:a@b.c", "//example.com",
-            "https://exa mple.com", &long, "data:text/html,hi", "file:///etc/passwd",
+            "",
+            "   ",
+            "hello",
+            "example.com",
+            "ftp://x",
+            "javascript:alert(1)",
+            "http://",
+            "https://user@host.com",
+            "https://u:p@host.com/",
+            "mailto:a@b.c",
+            "//example.com",
+            "https://exa mple.com",
+            &long,
+            "data:text/html,hi",
+            "file:///etc/passwd",
         ] {
-            assert!(TargetUrl::parse(bad, OPEN).is_err(), "{bad:?} should be rejected");
+            assert!(
+                TargetUrl::parse(bad, OPEN).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -152,7 +169,13 @@ mod tests {
 
     #[test]
     fn the_policy_can_refuse_private_hosts() {
-        for private in ["http://127.0.0.1/", "http://localhost:3000", "http://10.1.2.3", "http://[::1]/", "http://192.168.0.1"] {
+        for private in [
+            "http://127.0.0.1/",
+            "http://localhost:3000",
+            "http://10.1.2.3",
+            "http://[::1]/",
+            "http://192.168.0.1",
+        ] {
             assert!(TargetUrl::parse(private, CLOSED).is_err(), "{private}");
         }
         assert!(TargetUrl::parse("https://example.com", CLOSED).is_ok());
@@ -161,10 +184,25 @@ mod tests {
     #[test]
     fn location_appends_the_visitors_query_to_the_targets_own() {
         assert_eq!(redirect_location("https://a.b/p", None), "https://a.b/p");
-        assert_eq!(redirect_location("https://a.b/p", Some("x=1")), "https://a.b/p?x=1");
-        assert_eq!(redirect_location("https://a.b/p?y=2", Some("x=1")), "https://a.b/p?y=2&x=1");
-        assert_eq!(redirect_location("https://a.b/p?", Some("x=1")), "https://a.b/p?x=1");
-        assert_eq!(redirect_location("https://a.b/p#top", Some("x=1")), "https://a.b/p?x=1#top");
-        assert_eq!(redirect_location("https://a.b/ü", None), "https://a.b/%C3%BC");
+        assert_eq!(
+            redirect_location("https://a.b/p", Some("x=1")),
+            "https://a.b/p?x=1"
+        );
+        assert_eq!(
+            redirect_location("https://a.b/p?y=2", Some("x=1")),
+            "https://a.b/p?y=2&x=1"
+        );
+        assert_eq!(
+            redirect_location("https://a.b/p?", Some("x=1")),
+            "https://a.b/p?x=1"
+        );
+        assert_eq!(
+            redirect_location("https://a.b/p#top", Some("x=1")),
+            "https://a.b/p?x=1#top"
+        );
+        assert_eq!(
+            redirect_location("https://a.b/ü", None),
+            "https://a.b/%C3%BC"
+        );
     }
 }

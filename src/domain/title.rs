@@ -16,6 +16,12 @@ impl Title {
                 format!("must be at most {MAX_TITLE_CHARS} characters"),
             ));
         }
+        if trimmed.chars().any(char::is_control) {
+            return Err(DomainError::new(
+                "title",
+                "must not contain control characters",
+            ));
+        }
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -37,5 +43,6 @@ mod tests {
         assert!(Title::parse(&"t".repeat(257)).is_err());
         assert!(Title::parse(&format!("  {}  ", "t".repeat(256))).is_ok());
         assert_eq!(Title::parse("  hi ").unwrap().as_str(), "hi");
+        assert!(Title::parse("a\u{0}b").is_err());
     }
 }

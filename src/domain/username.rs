@@ -20,7 +20,10 @@ impl Username {
             ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(DomainError::new("username", "must not contain control characters"));
+            return Err(DomainError::new(
+                "username",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }

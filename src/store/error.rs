@@ -74,10 +74,22 @@ mod tests {
 
     #[test]
     fn names_the_field_from_either_engines_message() {
-        assert_eq!(conflict_field("users_email_key duplicate key"), ConflictField::Email);
-        assert_eq!(conflict_field(" UNIQUE constraint failed: users.email_key"), ConflictField::Email);
-        assert_eq!(conflict_field(" UNIQUE constraint failed: users.username"), ConflictField::Username);
-        assert_eq!(conflict_field("short_codes_pkey x"), ConflictField::ShortCode);
+        assert_eq!(
+            conflict_field("users_email_key duplicate key"),
+            ConflictField::Email
+        );
+        assert_eq!(
+            conflict_field(" UNIQUE constraint failed: users.email_key"),
+            ConflictField::Email
+        );
+        assert_eq!(
+            conflict_field(" UNIQUE constraint failed: users.username"),
+            ConflictField::Username
+        );
+        assert_eq!(
+            conflict_field("short_codes_pkey x"),
+            ConflictField::ShortCode
+        );
         assert_eq!(conflict_field("users_pkey x"), ConflictField::Id);
     }
 }

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use crate::domain::{Event, Link, NewEvent, NewShortUrl, NewUser, ShortCode, ShortUrl, UrlPatch, User, UserPatch};
+use crate::domain::{
+    Event, Link, NewEvent, NewShortUrl, NewUser, ShortCode, ShortUrl, UrlPatch, User, UserPatch,
+};
 
 pub use error::{ConflictField, StoreError};
 pub use import::{ImportOutcome, ImportedEvent, ImportedUrl};
@@ -96,9 +98,13 @@ pub trait Store: UserStore + UrlStore + EventStore {
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
 pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(PgStore::connect(database_url, max_connections).await?))
+        Ok(Arc::new(
+            PgStore::connect(database_url, max_connections).await?,
+        ))
     } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(database_url, max_connections).await?))
+        Ok(Arc::new(
+            SqliteStore::connect(database_url, max_connections).await?,
+        ))
     } else {
         Err(StoreError::Config(
             "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),

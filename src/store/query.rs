@@ -12,10 +12,11 @@ pub enum Page {
 }
 
 impl Page {
-    /// `(limit, offset, after_id)` for SQL; `-1` as limit means none.
+    /// `(limit, offset, after_id)` for SQL. "No limit" is `i64::MAX`: PostgreSQL
+    /// refuses SQLite's `-1`, and both take the largest integer.
     pub(crate) fn bounds(self) -> (i64, i64, i64) {
         match self {
-            Page::All => (-1, 0, 0),
+            Page::All => (i64::MAX, 0, 0),
             Page::Offset { page, per_page } => (
                 i64::from(per_page),
                 i64::from(page.saturating_sub(1)) * i64::from(per_page),

@@ -592,5 +592,5 @@ macro_rules! impl_sql_store {
     };
 }
 
-pub(crate) use user_insert_sql;
 pub(crate) use impl_sql_store;
+pub(crate) use user_insert_sql;

@@ -1,1 +1,13 @@
+//! Black-box tests over HTTP against the real router, on both engines.
+//! One binary (one link step); each module is one area of the contract.
 
+mod helpers;
+
+mod bulk;
+mod concurrency;
+mod errors;
+mod events;
+mod lifecycle;
+mod redirects;
+mod urls;
+mod users;

@@ -1,0 +1,163 @@
+//! The process around the API: a graceful stop under load loses no event,
+//! and readiness follows the database down and back up.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::for_each_engine;
+use crate::helpers::{
+    eventually, free_port, spawn_app_with, test_settings, Engine, PgServer, TestDb,
+};
+use kurz::config::Settings;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start_binary(settings: &Settings) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_kurz"))
+        .env("DATABASE_URL", settings.database_url())
+        .env("KURZ_BIND", format!("127.0.0.1:{port}"))
+        .env("KURZ_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("kurz starts");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn sigterm_mid_load_exits_cleanly_and_stores_every_redirect(engine: Engine) {
+    let (settings, db) = test_settings(engine).await;
+    let mut server = start_binary(&settings);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = server.base.clone();
+    let up = eventually(Duration::from_secs(20), || {
+        let (client, base) = (client.clone(), base.clone());
+        async move { client.get(format!("{base}/health")).send().await.is_ok() }
+    })
+    .await;
+    assert!(up, "server did not come up");
+    let user: serde_json::Value = client
+        .post(format!("{base}/users"))
+        .json(&json!({"username": "u", "email": "u@e.io"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url: serde_json::Value = client
+        .post(format!("{base}/urls"))
+        .json(&json!({"user_id": user["id"], "original_url": "https://example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = format!("{base}/{}", url["short_code"].as_str().unwrap());
+
+    let served = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, link, served) = (client.clone(), link.clone(), served.clone());
+            tokio::spawn(async move {
+                for _ in 0..2000 {
+                    match client.get(&link).send().await {
+                        Ok(r) if r.status() == 302 => {
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    let busy = eventually(Duration::from_secs(20), || {
+        let served = served.clone();
+        async move { served.load(Ordering::SeqCst) >= 300 }
+    })
+    .await;
+    assert!(busy, "load did not start");
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for w in workers {
+        w.await.unwrap();
+    }
+    let status = tokio::task::spawn_blocking(move || server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "kurz exited with {status}");
+    let served = served.load(Ordering::SeqCst);
+
+    let app = spawn_app_with(settings, db).await;
+    let stored = app
+        .events(&format!("event_type=redirect&url_id={}", url["id"]))
+        .await
+        .len();
+    assert_eq!(
+        stored, served,
+        "every answered redirect has its event after a graceful stop"
+    );
+}
+
+for_each_engine!(sigterm_mid_load_exits_cleanly_and_stores_every_redirect);
+
+/// PostgreSQL only: SQLite is a file inside the process and cannot go away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_postgres_down_and_back_up() {
+    let pg = PgServer::start();
+    let setup = sqlx::PgPool::connect(&pg.url("postgres")).await.unwrap();
+    sqlx::query("CREATE DATABASE kurz")
+        .execute(&setup)
+        .await
+        .unwrap();
+    setup.close().await;
+    let app = spawn_app_with(Settings::for_database(pg.url("kurz")), TestDb::Postgres).await;
+    assert_eq!(app.get("/health/ready").await.status, 200);
+
+    pg.stop();
+    let reply = app.get("/health/ready").await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert_eq!(reply.json["status"], "unavailable");
+    assert_eq!(reply.json["checks"]["database"], "unavailable");
+    assert_eq!(
+        app.get("/health").await.status,
+        200,
+        "liveness touches no dependency"
+    );
+    let during = app.get("/users").await;
+    assert!(
+        during.status == 503 || during.status == 500,
+        "{}",
+        during.text
+    );
+    assert!(during.json["error"].is_string());
+
+    pg.restart();
+    let back = eventually(Duration::from_secs(15), || async {
+        app.get("/health/ready").await.status == 200
+    })
+    .await;
+    assert!(
+        back,
+        "readiness did not recover after the database came back"
+    );
+    assert_eq!(app.get("/users").await.status, 200);
+}
