@@ -118,6 +118,18 @@ async fn bulk_import_reports_bad_rows_and_bad_files(engine: Engine) {
     assert_error(&not_multipart, 400);
 }
 
+async fn bulk_uploads_over_the_csv_limit_get_413(engine: Engine) {
+    let (mut settings, db) = test_settings(engine).await;
+    settings.csv_body_limit = 4096;
+    let app = spawn_app_with(settings, db).await;
+    let mut csv = String::from("username,email\n");
+    for i in 0..500 {
+        csv.push_str(&format!("user{i},user{i}@example.com\n"));
+    }
+    assert_error(&upload(&app, csv.as_bytes()).await, 413);
+    assert_eq!(app.get("/users").await.json, json!([]), "nothing imported");
+}
+
 async fn cli_import_loads_all_three_seed_files_and_the_api_serves_them(engine: Engine) {
     let (settings, db) = test_settings(engine).await;
     let seed = seed_dir();
@@ -206,5 +218,6 @@ async fn cli_import_loads_all_three_seed_files_and_the_api_serves_them(engine: E
 for_each_engine!(
     bulk_import_of_the_seed_users_is_idempotent,
     bulk_import_reports_bad_rows_and_bad_files,
+    bulk_uploads_over_the_csv_limit_get_413,
     cli_import_loads_all_three_seed_files_and_the_api_serves_them,
 );
