@@ -15,12 +15,13 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::Links;
 use crate::config::Settings;
 use crate::domain::TargetPolicy;
 use crate::events::{EventRecorder, EventSink};
-use crate::links::Links;
 use crate::store::{self, Store};
 use crate::{api, telemetry};
 
@@ -47,6 +48,10 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     recorder: EventRecorder,
+    /// The Redis invalidation listener, when Redis is configured.
+    subscriber: Option<JoinHandle<()>>,
+    /// Stops background tasks that must outlive the last request.
+    background: CancellationToken,
     settings: Settings,
     stop: CancellationToken,
 }
@@ -67,11 +72,14 @@ impl App {
                 .context("failed to migrate the database")?;
         }
         let (recorder, events) = EventRecorder::start(store.clone(), settings.recorder());
+        let background = CancellationToken::new();
+        let (links, subscriber) = Links::start(store.clone(), settings.cache(), background.clone())
+            .context("failed to set up the cache")?;
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("failed to bind {}", settings.bind))?;
         let state = AppState {
-            links: Links::new(store.clone()),
+            links,
             store,
             events,
             policy: settings.target_policy(),
@@ -84,6 +92,8 @@ impl App {
             listener,
             state,
             recorder,
+            subscriber,
+            background,
             settings,
             stop: CancellationToken::new(),
         })
@@ -108,6 +118,8 @@ impl App {
             listener,
             state,
             recorder,
+            subscriber,
+            background,
             settings,
             stop,
         } = self;
@@ -142,6 +154,10 @@ impl App {
         };
         // The router (and its event senders) is gone with the server future.
         recorder.close(deadline).await;
+        background.cancel();
+        if let Some(subscriber) = subscriber {
+            let _ = subscriber.await;
+        }
         store.close().await;
         tracing::info!("stopped");
         served.context("server failed")

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::cache::{CacheSettings, SharedSettings};
 use crate::domain::TargetPolicy;
 use crate::events::RecorderSettings;
 
@@ -51,6 +52,51 @@ pub struct Settings {
     #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false)]
     pub block_private_targets: bool,
 
+    /// `redis://…` for the shared cache tier and cross-replica invalidation.
+    /// Unset: local cache only (right for a single process).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel kurz uses.
+    #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = "kurz:")]
+    pub redis_prefix: String,
+
+    /// Most links held in the in-process cache.
+    #[arg(long, env = "KURZ_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub cache_capacity: u64,
+
+    /// Seconds a link stays in the in-process cache (safety net behind invalidation).
+    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = 60)]
+    pub cache_ttl_secs: u64,
+
+    /// Milliseconds an unknown code is remembered as unknown.
+    #[arg(long, env = "KURZ_CACHE_NEGATIVE_TTL_MS", default_value_t = 2_000)]
+    pub cache_negative_ttl_ms: u64,
+
+    /// Milliseconds an entry lives while Redis or its subscription is down.
+    #[arg(long, env = "KURZ_CACHE_DEGRADED_TTL_MS", default_value_t = 1_000)]
+    pub cache_degraded_ttl_ms: u64,
+
+    /// Seconds a link stays in Redis.
+    #[arg(long, env = "KURZ_REDIS_TTL_SECS", default_value_t = 3_600)]
+    pub redis_ttl_secs: u64,
+
+    /// Milliseconds one Redis call may take before it counts as a failure.
+    #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+
+    /// Consecutive Redis failures that open the circuit breaker.
+    #[arg(long, env = "KURZ_BREAKER_FAILURES", default_value_t = 5)]
+    pub breaker_failures: u32,
+
+    /// Milliseconds the breaker stays open before it probes Redis again.
+    #[arg(long, env = "KURZ_BREAKER_COOLDOWN_MS", default_value_t = 2_000)]
+    pub breaker_cooldown_ms: u64,
+
+    /// Milliseconds a write waits for other replicas to acknowledge an invalidation.
+    #[arg(long, env = "KURZ_INVALIDATION_ACK_TIMEOUT_MS", default_value_t = 250)]
+    pub invalidation_ack_timeout_ms: u64,
+
     /// Redirect events the in-memory queue holds.
     #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = 65_536)]
     pub event_queue_capacity: usize,
@@ -90,6 +136,8 @@ impl fmt::Debug for Settings {
             .field("json_body_limit", &self.json_body_limit)
             .field("csv_body_limit", &self.csv_body_limit)
             .field("block_private_targets", &self.block_private_targets)
+            .field("redis", &self.redis_url.as_ref().map(|_| "configured"))
+            .field("cache_capacity", &self.cache_capacity)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +157,17 @@ impl Settings {
             json_body_limit: 1024 * 1024,
             csv_body_limit: 64 * 1024 * 1024,
             block_private_targets: false,
+            redis_url: None,
+            redis_prefix: "kurz:".into(),
+            cache_capacity: 100_000,
+            cache_ttl_secs: 60,
+            cache_negative_ttl_ms: 2_000,
+            cache_degraded_ttl_ms: 1_000,
+            redis_ttl_secs: 3_600,
+            redis_timeout_ms: 50,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 2_000,
+            invalidation_ack_timeout_ms: 250,
             event_queue_capacity: 65_536,
             event_batch_max: 2_000,
             event_linger_ms: 5,
@@ -139,6 +198,17 @@ impl Settings {
         if self.event_queue_capacity == 0 || self.event_batch_max == 0 {
             problems
                 .push("KURZ_EVENT_QUEUE_CAPACITY and KURZ_EVENT_BATCH_MAX must be positive".into());
+        }
+        if let Some(redis) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            if !(redis.starts_with("redis://")
+                || redis.starts_with("rediss://")
+                || redis.starts_with("unix://"))
+            {
+                problems.push("REDIS_URL must start with redis://, rediss:// or unix://".into());
+            }
+        }
+        if self.cache_capacity == 0 {
+            problems.push("KURZ_CACHE_CAPACITY must be at least 1".into());
         }
         if problems.is_empty() {
             Ok(())
@@ -175,6 +245,30 @@ impl Settings {
             max_batch: self.event_batch_max,
             linger: Duration::from_millis(self.event_linger_ms),
             ..RecorderSettings::default()
+        }
+    }
+
+    pub fn cache(&self) -> CacheSettings {
+        let shared = self
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|url| SharedSettings {
+                url: url.to_owned(),
+                prefix: self.redis_prefix.clone(),
+                ttl: Duration::from_secs(self.redis_ttl_secs),
+                timeout: Duration::from_millis(self.redis_timeout_ms.max(1)),
+                breaker_failures: self.breaker_failures,
+                breaker_cooldown: Duration::from_millis(self.breaker_cooldown_ms),
+                ack_timeout: Duration::from_millis(self.invalidation_ack_timeout_ms),
+            });
+        CacheSettings {
+            capacity: self.cache_capacity,
+            ttl: Duration::from_secs(self.cache_ttl_secs.max(1)),
+            negative_ttl: Duration::from_millis(self.cache_negative_ttl_ms),
+            degraded_ttl: Duration::from_millis(self.cache_degraded_ttl_ms),
+            shared,
         }
     }
 

@@ -67,6 +67,7 @@ pub async fn create(
     if user_id < 1 {
         return Err(ApiError::NotFound("user not found".into()));
     }
+    let custom_alias = alias.is_some();
     let new = NewShortUrl {
         user_id,
         target,
@@ -74,6 +75,7 @@ pub async fn create(
         alias,
     };
     let url = state.store.create_url(&new).await?;
+    state.links.created(&url.short_code, custom_alias).await;
     Ok((StatusCode::CREATED, Json(url)).into_response())
 }
 

@@ -530,3 +530,98 @@ pub fn assert_timestamp(value: &Value) {
 pub fn seed_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed")
 }
+
+/// A private `redis-server` on a free port; killed on drop or when the test
+/// process ends.
+pub struct RedisServer {
+    pub port: u16,
+    child: std::sync::Mutex<Option<std::process::Child>>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let server = Self {
+            port: free_port(),
+            child: std::sync::Mutex::new(None),
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); install it with: apt-get install -y redis-server (or run scripts/test)"));
+        let pid = child.id();
+        let script = format!(
+            "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -9 {pid} 2>/dev/null",
+            std::process::id()
+        );
+        let _ = Command::new("sh").arg("-c").arg(script).spawn();
+        *self.child.lock().unwrap() = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server hard (SIGKILL), as a crash would.
+    pub fn kill(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (empty: it keeps nothing on disk).
+    pub fn restart(&self) {
+        self.launch();
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The value of one Prometheus sample line from `/metrics`, e.g.
+/// `kurz_cache_breaker_state` or `kurz_cache_lookups_total{tier="redis",result="hit"}`.
+pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        let same = name == series || (series.contains('{') && labels_match(name, series));
+        if same {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn labels_match(line: &str, series: &str) -> bool {
+    let (Some((ln, ll)), Some((sn, sl))) = (line.split_once('{'), series.split_once('{')) else {
+        return false;
+    };
+    if ln != sn {
+        return false;
+    }
+    let set = |l: &str| -> std::collections::BTreeSet<String> {
+        l.trim_end_matches('}')
+            .split(',')
+            .map(str::to_owned)
+            .collect()
+    };
+    set(ll) == set(sl)
+}

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bulk;
+mod cache;
 mod concurrency;
 mod errors;
 mod events;
