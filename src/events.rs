@@ -54,6 +54,8 @@ enum Command {
 pub struct EventSink {
     tx: mpsc::Sender<Command>,
     overflow_wait: Duration,
+    /// Registered once: `record` is on the redirect hot path.
+    depth: metrics::Gauge,
 }
 
 /// Owns the writer task; `close` drains it.
@@ -70,6 +72,7 @@ impl EventRecorder {
         let sink = EventSink {
             tx,
             overflow_wait: settings.overflow_wait,
+            depth: metrics::gauge!("kurz_events_queue_depth"),
         };
         (Self { stop, writer }, sink)
     }
@@ -90,7 +93,7 @@ impl EventSink {
     pub async fn record(&self, event: NewEvent) {
         let command = match self.tx.try_send(Command::Record(event)) {
             Ok(()) => {
-                metrics::gauge!("kurz_events_queue_depth").increment(1.0);
+                self.depth.increment(1.0);
                 return;
             }
             Err(mpsc::error::TrySendError::Full(command)) => command,
@@ -100,7 +103,7 @@ impl EventSink {
             }
         };
         match self.tx.send_timeout(command, self.overflow_wait).await {
-            Ok(()) => metrics::gauge!("kurz_events_queue_depth").increment(1.0),
+            Ok(()) => self.depth.increment(1.0),
             Err(_) => {
                 metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
             }

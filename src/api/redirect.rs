@@ -4,7 +4,7 @@
 //! cache hit), answer 302, and hand the `redirect` event to the recorder's
 //! queue. Nothing here waits on a database write.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -22,10 +22,8 @@ const MAX_HEADER_CHARS: usize = 512;
     responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
 pub async fn follow(
     State(state): State<AppState>,
-    method: Method,
     PathText(raw_code): PathText,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    request: Request,
 ) -> ApiResult<Response> {
     let not_found = || ApiError::NotFound("short code not found".into());
     let code = ShortCode::parse(&raw_code).map_err(|_| not_found())?;
@@ -33,11 +31,11 @@ pub async fn follow(
     if !link.is_active {
         return Err(ApiError::Gone);
     }
-    let location = redirect_location(&link.original_url, query.as_deref());
+    let location = redirect_location(&link.original_url, request.uri().query());
     let location = HeaderValue::try_from(location).map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value"))
     })?;
-    if method == Method::GET {
+    if request.method() == Method::GET {
         state
             .events
             .record(NewEvent {
@@ -46,7 +44,7 @@ pub async fn follow(
                 user_id: Some(link.user_id),
                 event_type: EventType::system(EventType::REDIRECT),
                 timestamp: now_utc(),
-                details: redirect_details(&code, &headers),
+                details: redirect_details(&code, request.headers()),
             })
             .await;
     }
@@ -70,12 +68,10 @@ pub async fn follow(
     responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
 pub async fn follow_legacy(
     state: State<AppState>,
-    method: Method,
     code: PathText,
-    query: RawQuery,
-    headers: HeaderMap,
+    request: Request,
 ) -> ApiResult<Response> {
-    follow(state, method, code, query, headers).await
+    follow(state, code, request).await
 }
 
 fn redirect_details(code: &ShortCode, headers: &HeaderMap) -> Map<String, Value> {

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""The redirect and mixed-traffic benchmark, run side by side with a baseline.
+
+    python3 loadtest/bench.py [--duration 10] [--conns 50,200,500]
+                              [--workloads baseline,sqlite,postgres,nginx,mixed]
+
+Workloads (each at every connection count):
+  baseline  the smallest axum 302 server (loadtest/baseline.rs): the hardware limit
+  sqlite    cache-hit redirects straight to one kurz replica on SQLite
+  postgres  the same on one replica of the cluster (PostgreSQL + Redis)
+  nginx     the same through nginx + 2 replicas + Redis + PostgreSQL
+  mixed     80% Zipf redirects / 10% GET url / 5% POST url / 5% lists, through nginx
+
+Load comes from wrk (2 threads) on the same two cores as the servers, so
+every ratio is taken in one run. Per process it records CPU (cores used)
+and RSS; after each service's runs it stops the replicas gracefully and
+compares redirects served (from /metrics) with redirect events stored.
+Results: loadtest/results/latest.md and latest.json.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "fixtures" / "seed"
+RESULTS = ROOT / "loadtest" / "results"
+WRK = ROOT / "loadtest" / "wrk"
+KURZ = ROOT / "target" / "release" / "kurz"
+BASELINE = ROOT / "target" / "release" / "examples" / "baseline"
+TICK = os.sysconf("SC_CLK_TCK")
+CLUSTER_BASE = int(os.environ.get("KURZ_CLUSTER_BASE_PORT", "18000"))
+
+
+def sh(*cmd, env=None, check=True, capture=False):
+    return subprocess.run(cmd, env=env, check=check, text=True,
+                          stdout=subprocess.PIPE if capture else None)
+
+
+def children(pid):
+    """pid and every descendant, from /proc."""
+    parent = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return tree
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def rss_mib(pids):
+    now = peak = 0
+    for pid in pids:
+        try:
+            status = pathlib.Path(f"/proc/{pid}/status").read_text()
+            now += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            peak += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+        except (OSError, AttributeError):
+            pass
+    return now / 1024, peak / 1024
+
+
+def wait_ready(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"not ready: {url}")
+
+
+def scrape(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+def redirects_served(metrics_text):
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("kurz_http_requests_total{") and 'route="/{code}"' in line \
+                and 'method="GET"' in line and 'status="3xx"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def run_wrk(url, conns, duration, script, args):
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--timeout", "5s",
+           "-s", str(WRK / script), url, "--", *args]
+    out = subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+
+
+def measure(name, url, conns, duration, script, args, roles):
+    """roles: {"kurz": [pids], ...}; CPU is summed over each role's process trees."""
+    trees = {role: set().union(*(children(p) for p in pids)) for role, pids in roles.items()}
+    before = {role: cpu_seconds(t) for role, t in trees.items()}
+    started = time.time()
+    r = run_wrk(url, conns, duration, script, args)
+    wall = time.time() - started
+    cpu = {role: (cpu_seconds(t) - before[role]) / wall for role, t in trees.items()}
+    rss = {role: rss_mib(t) for role, t in trees.items()}
+    errors = r["connect_err"] + r["read_err"] + r["write_err"] + r["timeout_err"] + r["status_err"]
+    row = {
+        "workload": name, "conns": conns,
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000, "p95_ms": r["p95_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+        "requests": r["requests"], "errors": errors,
+        "error_pct": 100.0 * errors / max(1, r["requests"]),
+        "cpu": cpu, "rss": rss,
+    }
+    print(f"  {name:9} c={conns:<4} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:.2f}  "
+          f"p95 {row['p95_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  err {row['error_pct']:.2f}%  "
+          + "  ".join(f"{k} {v:.2f}cpu/{rss[k][0]:.0f}MiB" for k, v in cpu.items()), flush=True)
+    return row
+
+
+def active_codes():
+    import csv
+    with open(SEED / "urls.csv", newline="") as f:
+        codes = [r["short_code"] for r in csv.DictReader(f) if r["is_active"].lower() == "true"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "codes.txt"
+    path.write_text("\n".join(codes) + "\n")
+    return path
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+def bench_baseline(args, codes, rows):
+    proc = subprocess.Popen([str(BASELINE), "127.0.0.1:19000", str(codes)])
+    try:
+        time.sleep(0.5)
+        run_wrk("http://127.0.0.1:19000", 50, 2, "redirect.lua", [str(codes)])
+        for c in args.conns:
+            rows.append(measure("baseline", "http://127.0.0.1:19000", c, args.duration,
+                                "redirect.lua", [str(codes)], {"server": [proc.pid]}))
+    finally:
+        stop(proc)
+
+
+def bench_sqlite(args, codes, rows, accounting):
+    tmp = tempfile.mkdtemp(prefix="kurz-bench-")
+    env = dict(os.environ, DATABASE_URL=f"sqlite:{tmp}/kurz.db", KURZ_LOG="warn",
+               KURZ_BIND="127.0.0.1:19001")
+    sh(str(KURZ), "import", "--users", str(SEED / "users.csv"), "--urls", str(SEED / "urls.csv"),
+       "--events", str(SEED / "events.csv"), env=env, capture=True)
+    proc = subprocess.Popen([str(KURZ), "serve"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_ready("http://127.0.0.1:19001/health/ready")
+        run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", [str(codes)])
+        for c in args.conns:
+            rows.append(measure("sqlite", "http://127.0.0.1:19001", c, args.duration,
+                                "redirect.lua", [str(codes)], {"kurz": [proc.pid]}))
+        served = redirects_served(scrape("http://127.0.0.1:19001/metrics"))
+    finally:
+        code = stop(proc)
+    db = sqlite3.connect(f"{tmp}/kurz.db")
+    stored = db.execute("SELECT count(*) FROM events WHERE event_type = 'redirect'").fetchone()[0]
+    accounting.append({"service": "sqlite replica", "served": served, "stored": stored, "exit": code})
+
+
+def cluster_env():
+    env = {}
+    for line in (ROOT / "loadtest" / ".cluster" / "env").read_text().splitlines():
+        k, v = line.split("=", 1)
+        env[k] = v
+    return env
+
+
+def pid_of(name):
+    return int((ROOT / "loadtest" / ".cluster" / "pids" / f"{name}.pid").read_text().strip())
+
+
+def bench_cluster(args, codes, rows, accounting, workloads):
+    sh(str(ROOT / "loadtest" / "cluster"), "up", "--replicas", "2", "--bench", "--seed", str(SEED))
+    try:
+        env = cluster_env()
+        replica1 = f"http://127.0.0.1:{CLUSTER_BASE + 101}"
+        nginx = f"http://127.0.0.1:{env['HTTP_PORT']}"
+        pg_pid = int((ROOT / "loadtest" / ".cluster" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+        replicas = [pid_of("replica-1"), pid_of("replica-2")]
+        roles = {"kurz": replicas, "nginx": [pid_of("nginx")], "postgres": [pg_pid], "redis": [pid_of("redis")]}
+        run_wrk(nginx, 50, 3, "redirect.lua", [str(codes)])
+        if "postgres" in workloads:
+            for c in args.conns:
+                rows.append(measure("postgres", replica1, c, args.duration, "redirect.lua", [str(codes)],
+                                    {"kurz": [replicas[0]], "postgres": [pg_pid], "redis": [pid_of("redis")]}))
+        if "nginx" in workloads:
+            for c in args.conns:
+                rows.append(measure("nginx", nginx, c, args.duration, "redirect.lua", [str(codes)], roles))
+        if "mixed" in workloads:
+            for c in args.conns:
+                rows.append(measure("mixed", nginx, c, args.duration, "mixed.lua",
+                                    [str(codes), "400", "2000"], roles))
+        served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
+        for pid in replicas:
+            os.kill(pid, signal.SIGTERM)
+        for pid in replicas:
+            deadline = time.time() + 60
+            while time.time() < deadline and pathlib.Path(f"/proc/{pid}").exists():
+                time.sleep(0.1)
+        out = sh("psql", "-h", "127.0.0.1", "-p", env["PG_PORT"], "-U", "postgres", "-d", "kurz", "-tAc",
+                 "SELECT count(*) FROM events WHERE event_type = 'redirect'", capture=True).stdout
+        accounting.append({"service": "cluster (2 replicas)", "served": served, "stored": int(out.strip()), "exit": 0})
+    finally:
+        sh(str(ROOT / "loadtest" / "cluster"), "down", check=False)
+
+
+def table(rows, accounting, args):
+    base = {r["conns"]: r for r in rows if r["workload"] == "baseline"}
+    lines = ["| workload | conns | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 × baseline | errors | CPU cores by process | RSS MiB (peak) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        b = base.get(r["conns"])
+        ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] != "mixed" else "–"
+        p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] != "mixed" and b["p99_ms"] else "–"
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
+        rss = ", ".join(f"{k} {v[1]:.0f}" for k, v in r["rss"].items())
+        lines.append(f"| {r['workload']} | {r['conns']} | {r['rps']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "
+                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {p99} | {r['errors']} ({r['error_pct']:.2f}%) | {cpu} | {rss} |")
+    lines += ["", "| service | redirects served | redirect events stored | exit code |", "|---|---:|---:|---:|"]
+    for a in accounting:
+        lines.append(f"| {a['service']} | {a['served']:,} | {a['stored']:,} | {a['exit']} |")
+    header = (f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores; "
+              f"wrk -t2, {args.duration}s per run, 5 s request timeout.\n\n")
+    return header + "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--conns", default="50,200,500")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed")
+    args = parser.parse_args()
+    args.conns = [int(c) for c in args.conns.split(",")]
+    workloads = set(args.workloads.split(","))
+    sh("cargo", "build", "--release", "--quiet", "--bin", "kurz", "--example", "baseline")
+    codes = active_codes()
+    rows, accounting = [], []
+    if "baseline" in workloads:
+        bench_baseline(args, codes, rows)
+    if "sqlite" in workloads:
+        bench_sqlite(args, codes, rows, accounting)
+    if workloads & {"postgres", "nginx", "mixed"}:
+        bench_cluster(args, codes, rows, accounting, workloads)
+    report = table(rows, accounting, args)
+    (RESULTS / "latest.md").write_text(report)
+    (RESULTS / "latest.json").write_text(json.dumps({"rows": rows, "accounting": accounting}, indent=1))
+    print()
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
