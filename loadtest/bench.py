@@ -76,16 +76,22 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def rss_mib(pids):
-    now = peak = 0
+def memory_mib(pids):
+    """(PSS summed over the processes, the largest single process's peak RSS).
+
+    PSS splits shared pages between the processes that map them, so a
+    multi-process server (PostgreSQL, nginx) is not counted once per worker.
+    """
+    pss = peak = 0
     for pid in pids:
         try:
+            rollup = pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text()
+            pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1))
             status = pathlib.Path(f"/proc/{pid}/status").read_text()
-            now += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-            peak += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+            peak = max(peak, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
         except (OSError, AttributeError):
             pass
-    return now / 1024, peak / 1024
+    return pss / 1024, peak / 1024
 
 
 def wait_ready(url, seconds=30):
@@ -130,7 +136,7 @@ def measure(name, url, conns, duration, script, args, roles):
     r = run_wrk(url, conns, duration, script, args)
     wall = time.time() - started
     cpu = {role: (cpu_seconds(t) - before[role]) / wall for role, t in trees.items()}
-    rss = {role: rss_mib(t) for role, t in trees.items()}
+    rss = {role: memory_mib(t) for role, t in trees.items()}
     errors = r["connect_err"] + r["read_err"] + r["write_err"] + r["timeout_err"] + r["status_err"]
     row = {
         "workload": name, "conns": conns,
@@ -142,7 +148,7 @@ def measure(name, url, conns, duration, script, args, roles):
     }
     print(f"  {name:9} c={conns:<4} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:.2f}  "
           f"p95 {row['p95_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  err {row['error_pct']:.2f}%  "
-          + "  ".join(f"{k} {v:.2f}cpu/{rss[k][0]:.0f}MiB" for k, v in cpu.items()), flush=True)
+          + "  ".join(f"{k} {v:.2f}cpu/{rss[k][0]:.0f}MiB pss/{rss[k][1]:.0f}MiB peak" for k, v in cpu.items()), flush=True)
     return row
 
 
@@ -243,14 +249,14 @@ def bench_cluster(args, codes, rows, accounting, workloads):
 
 def table(rows, accounting, args):
     base = {r["conns"]: r for r in rows if r["workload"] == "baseline"}
-    lines = ["| workload | conns | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 × baseline | errors | CPU cores by process | RSS MiB (peak) |",
+    lines = ["| workload | conns | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 × baseline | errors | CPU cores by process | memory MiB: PSS (peak RSS of one process) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         b = base.get(r["conns"])
         ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] != "mixed" else "–"
         p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] != "mixed" and b["p99_ms"] else "–"
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
-        rss = ", ".join(f"{k} {v[1]:.0f}" for k, v in r["rss"].items())
+        rss = ", ".join(f"{k} {v[0]:.0f} ({v[1]:.0f})" for k, v in r["rss"].items())
         lines.append(f"| {r['workload']} | {r['conns']} | {r['rps']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "
                      f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {p99} | {r['errors']} ({r['error_pct']:.2f}%) | {cpu} | {rss} |")
     lines += ["", "| service | redirects served | redirect events stored | exit code |", "|---|---:|---:|---:|"]

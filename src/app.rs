@@ -25,9 +25,20 @@ use crate::events::{EventRecorder, EventSink};
 use crate::store::{self, Store};
 use crate::{api, telemetry};
 
-/// What every handler can reach; cloned per request, so all fields are cheap.
+/// What every handler can reach. Cloned per request, so it is one `Arc`:
+/// a clone is one atomic increment, whatever the fields.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     /// The database, behind the engine-neutral trait.
     pub store: Arc<dyn Store>,
     /// Code resolution and invalidation for redirects.
@@ -50,6 +61,8 @@ pub struct App {
     recorder: EventRecorder,
     /// The Redis invalidation listener, when Redis is configured.
     subscriber: Option<JoinHandle<()>>,
+    /// Folds recorded histogram samples into their buckets (see `telemetry`).
+    upkeep: JoinHandle<()>,
     /// Stops background tasks that must outlive the last request.
     background: CancellationToken,
     settings: Settings,
@@ -75,10 +88,11 @@ impl App {
         let background = CancellationToken::new();
         let (links, subscriber) = Links::start(store.clone(), settings.cache(), background.clone())
             .context("failed to set up the cache")?;
+        let upkeep = tokio::spawn(telemetry::run_upkeep(metrics.clone(), background.clone()));
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("failed to bind {}", settings.bind))?;
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             links,
             store,
             events,
@@ -87,12 +101,13 @@ impl App {
             metrics,
             json_body_limit: settings.json_body_limit,
             csv_body_limit: settings.csv_body_limit,
-        };
+        }));
         Ok(Self {
             listener,
             state,
             recorder,
             subscriber,
+            upkeep,
             background,
             settings,
             stop: CancellationToken::new(),
@@ -119,6 +134,7 @@ impl App {
             state,
             recorder,
             subscriber,
+            upkeep,
             background,
             settings,
             stop,
@@ -158,6 +174,7 @@ impl App {
         if let Some(subscriber) = subscriber {
             let _ = subscriber.await;
         }
+        let _ = upkeep.await;
         store.close().await;
         tracing::info!("stopped");
         served.context("server failed")

@@ -106,7 +106,7 @@ pub struct Settings {
     pub event_batch_max: usize,
 
     /// Milliseconds a small batch waits for more events before it is written.
-    #[arg(long, env = "KURZ_EVENT_LINGER_MS", default_value_t = 5)]
+    #[arg(long, env = "KURZ_EVENT_LINGER_MS", default_value_t = 40)]
     pub event_linger_ms: u64,
 
     /// Seconds a graceful stop may take (in-flight requests, then the event queue).
@@ -170,7 +170,7 @@ impl Settings {
             invalidation_ack_timeout_ms: 250,
             event_queue_capacity: 65_536,
             event_batch_max: 2_000,
-            event_linger_ms: 5,
+            event_linger_ms: 40,
             shutdown_timeout_secs: 25,
             migrate_on_start: true,
             log: "info".into(),

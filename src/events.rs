@@ -1,9 +1,10 @@
 //! The event recorder: redirect events leave the request path through a
 //! bounded queue and reach the store in batches.
 //!
-//! `EventSink::record` never waits on the database. The writer task drains
-//! the queue into multi-row INSERTs as soon as events arrive, lingering a few
-//! milliseconds to fill larger batches under load. A full queue waits up to
+//! `EventSink::record` never waits on the database. The writer task wakes
+//! on the first queued event, sleeps `linger` (40 ms by default) so a batch
+//! can fill, then writes everything queued in one statement; fewer, larger
+//! commits rewrite the event log's index pages far less often. A full queue waits up to
 //! `overflow_wait` for room, then drops the event and counts it
 //! (`kurz_events_dropped_total`). A failed write is retried with backoff; the
 //! batch stays in memory meanwhile. `close` stops intake and writes
@@ -16,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::NewEvent;
+use crate::domain::RedirectEvent;
 use crate::store::EventStore;
 
 /// How the recorder batches and how patient it is.
@@ -37,14 +38,14 @@ impl Default for RecorderSettings {
         Self {
             queue_capacity: 65_536,
             max_batch: 2_000,
-            linger: Duration::from_millis(5),
+            linger: Duration::from_millis(40),
             overflow_wait: Duration::from_millis(100),
         }
     }
 }
 
 enum Command {
-    Record(NewEvent),
+    Record(RedirectEvent),
     /// Answered once every event queued before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -90,7 +91,7 @@ impl EventRecorder {
 impl EventSink {
     /// Queues an event. Waits only when the queue is full, and then at most
     /// `overflow_wait`.
-    pub async fn record(&self, event: NewEvent) {
+    pub async fn record(&self, event: RedirectEvent) {
         let command = match self.tx.try_send(Command::Record(event)) {
             Ok(()) => {
                 self.depth.increment(1.0);
@@ -141,15 +142,20 @@ async fn write_loop(
                     if received == 0 { break; }
                 }
             }
-            // Linger for a fuller batch, unless someone waits on a flush.
-            let deadline = tokio::time::Instant::now() + settings.linger;
-            while commands.len() < settings.max_batch
-                && !commands.iter().any(|c| matches!(c, Command::Flush(_)))
-            {
-                let room = settings.max_batch - commands.len();
-                match tokio::time::timeout_at(deadline, rx.recv_many(&mut commands, room)).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+            // Linger for a fuller batch, unless someone waits on a flush. The
+            // writer sleeps instead of waking for every event that arrives.
+            let waiting_flush = commands.iter().any(|c| matches!(c, Command::Flush(_)));
+            if !waiting_flush && commands.len() < settings.max_batch {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => {}
+                    () = tokio::time::sleep(settings.linger) => {}
+                }
+                while commands.len() < settings.max_batch {
+                    match rx.try_recv() {
+                        Ok(command) => commands.push(command),
+                        Err(_) => break,
+                    }
                 }
             }
         } else if rx.recv_many(&mut commands, settings.max_batch).await == 0 {
@@ -175,7 +181,7 @@ async fn write_batch(store: &dyn EventStore, commands: Vec<Command>) {
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match store.append_events(&events).await {
+            match store.append_redirects(&events).await {
                 Ok(()) => {
                     metrics::histogram!("kurz_events_flush_duration_seconds")
                         .record(started.elapsed().as_secs_f64());

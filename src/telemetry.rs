@@ -69,6 +69,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// How often recorded histogram samples are folded into buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The exporter keeps every histogram sample until upkeep folds it into the
+/// buckets; without this, memory grows with traffic between scrapes.
+pub async fn run_upkeep(handle: PrometheusHandle, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 fn describe_metrics() {
     metrics::describe_counter!(
         "kurz_http_requests_total",

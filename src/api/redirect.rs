@@ -7,12 +7,11 @@
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::PathText;
 use crate::app::AppState;
-use crate::domain::{now_utc, redirect_location, EventType, NewEvent, ShortCode};
+use crate::domain::{now_utc, redirect_location, RedirectEvent, ShortCode};
 
 /// Longest header value copied into an event's details.
 const MAX_HEADER_CHARS: usize = 512;
@@ -36,15 +35,16 @@ pub async fn follow(
         ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value"))
     })?;
     if request.method() == Method::GET {
+        let headers = request.headers();
         state
             .events
-            .record(NewEvent {
-                id: None,
-                url_id: Some(link.url_id),
-                user_id: Some(link.user_id),
-                event_type: EventType::system(EventType::REDIRECT),
+            .record(RedirectEvent {
+                url_id: link.url_id,
+                user_id: link.user_id,
                 timestamp: now_utc(),
-                details: redirect_details(&code, request.headers()),
+                short_code: code.as_str().into(),
+                referrer: header_text(headers, &header::REFERER),
+                user_agent: header_text(headers, &header::USER_AGENT),
             })
             .await;
     }
@@ -74,18 +74,12 @@ pub async fn follow_legacy(
     follow(state, code, request).await
 }
 
-fn redirect_details(code: &ShortCode, headers: &HeaderMap) -> Map<String, Value> {
-    let mut details = Map::with_capacity(3);
-    details.insert("short_code".into(), Value::String(code.as_str().to_owned()));
-    for (name, key) in [
-        (header::REFERER, "referrer"),
-        (header::USER_AGENT, "user_agent"),
-    ] {
-        if let Some(value) = headers.get(name) {
-            let text = String::from_utf8_lossy(value.as_bytes());
-            let text: String = text.chars().take(MAX_HEADER_CHARS).collect();
-            details.insert(key.into(), Value::String(text));
-        }
-    }
-    details
+/// A request header as text for the event log, cut to a sane length.
+fn header_text(headers: &HeaderMap, name: &header::HeaderName) -> Option<Box<str>> {
+    let value = headers.get(name)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    Some(match text.char_indices().nth(MAX_HEADER_CHARS) {
+        Some((cut, _)) => text[..cut].into(),
+        None => text.into(),
+    })
 }

@@ -20,7 +20,8 @@ pub use email::Email;
 pub use error::DomainError;
 pub use event_type::EventType;
 pub use models::{
-    Event, Link, NewEvent, NewShortUrl, NewUser, ShortUrl, UrlPatch, User, UserPatch,
+    Event, Link, NewEvent, NewShortUrl, NewUser, RedirectDetails, RedirectEvent, ShortUrl,
+    UrlPatch, User, UserPatch,
 };
 pub use short_code::{ShortCode, RESERVED_WORDS};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};

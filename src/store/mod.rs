@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use crate::domain::{
-    Event, Link, NewEvent, NewShortUrl, NewUser, ShortCode, ShortUrl, UrlPatch, User, UserPatch,
+    Event, Link, NewEvent, NewShortUrl, NewUser, RedirectEvent, ShortCode, ShortUrl, UrlPatch,
+    User, UserPatch,
 };
 
 pub use error::{ConflictField, StoreError};
@@ -77,8 +78,8 @@ pub trait EventStore: Send + Sync {
     async fn create_event(&self, new: &NewEvent) -> StoreResult<Event>;
     async fn get_event(&self, id: i64) -> StoreResult<Event>;
     fn list_events(&self, filter: EventFilter, page: Page) -> RowStream<Event>;
-    /// Appends a batch in one statement per chunk and one commit.
-    async fn append_events(&self, batch: &[NewEvent]) -> StoreResult<()>;
+    /// Appends a batch of redirect events: one statement, one commit.
+    async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()>;
     async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>>;
 }
 

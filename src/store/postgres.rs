@@ -21,6 +21,12 @@ impl PgStore {
     /// Suffix that locks a row read for update inside a transaction.
     const LOCK_ROW: &'static str = " FOR UPDATE";
 
+    /// Unpacks a JSON batch (see `redirect_batch_json`) in array order.
+    const APPEND_REDIRECTS: &'static str =
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         SELECT (e->>0)::bigint, (e->>1)::bigint, 'redirect', (e->>2)::timestamp, e->3 \
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(e, n) ORDER BY n";
+
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
         let pool = PgPoolOptions::new()

@@ -22,6 +22,25 @@ pub(crate) const IMPORT_CHUNK: usize = 500;
 /// attempt is already rare).
 pub(crate) const CODE_ATTEMPTS: usize = 16;
 
+/// A batch of redirect events as one JSON array of
+/// `[url_id, user_id, "YYYY-MM-DD HH:MM:SS", details]`, bound as a single
+/// parameter: the insert statement never changes (so it stays prepared) and
+/// the database's own JSON reader unpacks the rows.
+pub(crate) fn redirect_batch_json(batch: &[crate::domain::RedirectEvent]) -> String {
+    struct Stamp(chrono::NaiveDateTime);
+    impl serde::Serialize for Stamp {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(&self.0.format("%Y-%m-%d %H:%M:%S"))
+        }
+    }
+    let rows: Vec<_> = batch
+        .iter()
+        .map(|e| (e.url_id, e.user_id, Stamp(e.timestamp), e.details()))
+        .collect();
+    // Serialising plain numbers, strings and a derived struct cannot fail.
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Appends the conflict clause and the returned user columns to an INSERT.
 macro_rules! user_insert_sql {
     ($insert:literal) => {
@@ -37,7 +56,7 @@ macro_rules! impl_sql_store {
         use futures_util::TryStreamExt as _;
         use serde_json::json;
         use $crate::domain::{
-            now_utc, Event, EventType, Link, NewEvent, NewShortUrl, NewUser, ShortCode, ShortUrl,
+            now_utc, Event, EventType, Link, NewEvent, NewShortUrl, NewUser, RedirectEvent, ShortCode, ShortUrl,
             UrlPatch, User, UserPatch,
         };
         use $crate::store::sql::{
@@ -552,10 +571,14 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            async fn append_events(&self, batch: &[NewEvent]) -> StoreResult<()> {
+            async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let payload = $crate::store::sql::redirect_batch_json(batch);
                 let mut tx = self.writer().begin().await?;
                 Self::relax_commit(&mut tx).await?;
-                insert_events(&mut tx, batch).await?;
+                sqlx::query(Self::APPEND_REDIRECTS).bind(payload).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -24,6 +24,13 @@ impl SqliteStore {
     /// SQLite has no row locks; the single writer connection is the lock.
     const LOCK_ROW: &'static str = "";
 
+    /// Unpacks a JSON batch (see `redirect_batch_json`) in array order.
+    const APPEND_REDIRECTS: &'static str =
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'redirect', \
+                json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+         FROM json_each($1) ORDER BY key";
+
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::Other)?
@@ -32,10 +39,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        // The writer keeps the hot index pages of the event log in memory
+        // (16 MiB); readers only need the small link and user tables.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-16384"))
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(max_connections.clamp(1, 8))
