@@ -9,7 +9,10 @@ Workloads (each at every connection count):
   sqlite    cache-hit redirects straight to one kurz replica on SQLite
   postgres  the same on one replica of the cluster (PostgreSQL + Redis)
   nginx     the same through nginx + 2 replicas + Redis + PostgreSQL
-  mixed     80% Zipf redirects / 10% GET url / 5% POST url / 5% lists, through nginx
+  mixed     80% Zipf redirects / 10% GET url / 5% POST url / 5% lists, through nginx,
+            every connection sending as fast as it can (saturation)
+  paced     the same mix, each connection pausing 50 ms between requests like a
+            user, so the latency is the service's and not the queue's
 
 Load comes from wrk (2 threads) on the same two cores as the servers, so
 every ratio is taken in one run. Per process it records CPU (cores used)
@@ -233,6 +236,10 @@ def bench_cluster(args, codes, rows, accounting, workloads):
             for c in args.conns:
                 rows.append(measure("mixed", nginx, c, args.duration, "mixed.lua",
                                     [str(codes), "400", "2000"], roles))
+        if "paced" in workloads:
+            for c in args.conns:
+                rows.append(measure("paced", nginx, c, args.duration, "mixed.lua",
+                                    [str(codes), "400", "2000", "50"], roles))
         served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
         for pid in replicas:
             os.kill(pid, signal.SIGTERM)
@@ -253,8 +260,8 @@ def table(rows, accounting, args):
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         b = base.get(r["conns"])
-        ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] != "mixed" else "–"
-        p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] != "mixed" and b["p99_ms"] else "–"
+        ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] not in ("mixed", "paced") else "–"
+        p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] not in ("mixed", "paced") and b["p99_ms"] else "–"
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
         rss = ", ".join(f"{k} {v[0]:.0f} ({v[1]:.0f})" for k, v in r["rss"].items())
         lines.append(f"| {r['workload']} | {r['conns']} | {r['rps']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "
@@ -271,7 +278,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced")
     args = parser.parse_args()
     args.conns = [int(c) for c in args.conns.split(",")]
     workloads = set(args.workloads.split(","))
@@ -282,7 +289,7 @@ def main():
         bench_baseline(args, codes, rows)
     if "sqlite" in workloads:
         bench_sqlite(args, codes, rows, accounting)
-    if workloads & {"postgres", "nginx", "mixed"}:
+    if workloads & {"postgres", "nginx", "mixed", "paced"}:
         bench_cluster(args, codes, rows, accounting, workloads)
     report = table(rows, accounting, args)
     (RESULTS / "latest.md").write_text(report)

@@ -1,15 +1,19 @@
 -- The hackathon's mixed traffic: 80% redirects over a Zipf-skewed set of
 -- seed codes, 10% GET /urls/{id}, 5% POST /urls, 5% filtered lists.
--- wrk -s loadtest/wrk/mixed.lua URL -- codes.txt USERS URLS
+-- wrk -s loadtest/wrk/mixed.lua URL -- codes.txt USERS URLS [THINK_MS]
+-- With THINK_MS each connection pauses that long between requests, like a
+-- user; without it every connection sends as fast as it can (saturation).
 package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
 local codes, cdf, users, urls
 local created = 0
+local think_ms = 0
 
 function init(args)
   codes = report.load_lines(args[1] or "codes.txt")
   users = tonumber(args[2] or "400")
   urls = tonumber(args[3] or "2000")
+  think_ms = tonumber(args[4] or "0")
   report.seed_random()
   -- Zipf(s = 1.1): the first codes get most of the traffic.
   cdf = {}
@@ -46,6 +50,10 @@ function request()
   else
     return wrk.format("GET", "/events?url_id=" .. math.random(urls) .. "&per_page=20")
   end
+end
+
+function delay()
+  return think_ms
 end
 
 done = report.done
