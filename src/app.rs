@@ -49,8 +49,8 @@ pub struct Shared {
     pub policy: TargetPolicy,
     /// Set when a stop began, so readiness fails before the listener closes.
     pub stopping: Arc<AtomicBool>,
-    /// Renders `/metrics`.
-    pub metrics: PrometheusHandle,
+    /// Renders `/metrics`; `None` when metrics are turned off.
+    pub metrics: Option<PrometheusHandle>,
     pub json_body_limit: usize,
     pub csv_body_limit: usize,
 }
@@ -62,7 +62,7 @@ pub struct App {
     /// The Redis invalidation listener, when Redis is configured.
     subscriber: Option<JoinHandle<()>>,
     /// Folds recorded histogram samples into their buckets (see `telemetry`).
-    upkeep: JoinHandle<()>,
+    upkeep: Option<JoinHandle<()>>,
     /// Stops background tasks that must outlive the last request.
     background: CancellationToken,
     settings: Settings,
@@ -74,7 +74,8 @@ impl App {
     /// socket. Port 0 picks a free port; `local_addr` tells which.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        let metrics = telemetry::metrics_handle();
+        telemetry::process::mark_start();
+        let metrics = settings.metrics.then(telemetry::metrics_handle);
         let store = store::connect(&settings.database_url(), settings.db_max_connections)
             .await
             .context("failed to open the database")?;
@@ -88,7 +89,11 @@ impl App {
         let background = CancellationToken::new();
         let (links, subscriber) = Links::start(store.clone(), settings.cache(), background.clone())
             .context("failed to set up the cache")?;
-        let upkeep = tokio::spawn(telemetry::run_upkeep(metrics.clone(), background.clone()));
+        let upkeep = metrics
+            .clone()
+            .map(|handle| tokio::spawn(telemetry::run_upkeep(handle, background.clone())));
+        metrics::gauge!("kurz_build_info", "version" => env!("CARGO_PKG_VERSION"), "engine" => store.engine())
+            .set(1.0);
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("failed to bind {}", settings.bind))?;
@@ -174,7 +179,9 @@ impl App {
         if let Some(subscriber) = subscriber {
             let _ = subscriber.await;
         }
-        let _ = upkeep.await;
+        if let Some(upkeep) = upkeep {
+            let _ = upkeep.await;
+        }
         store.close().await;
         tracing::info!("stopped");
         served.context("server failed")

@@ -121,6 +121,20 @@ pub struct Settings {
     #[arg(long, env = "KURZ_LOG", default_value = "info")]
     pub log: String,
 
+    /// Record Prometheus metrics and serve `/metrics` (off: a 404 there, and
+    /// no recording cost on the request path).
+    #[arg(long, env = "KURZ_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
+    /// OTLP/HTTP collector for traces, e.g. `http://otel-collector:4318`.
+    /// Unset: no tracing at all.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Which spans are exported when tracing is on (`tracing` filter syntax).
+    #[arg(long, env = "KURZ_TRACE_FILTER", default_value = "info,kurz=debug")]
+    pub trace_filter: String,
+
     /// Log line format.
     #[arg(long, env = "KURZ_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormat,
@@ -173,6 +187,9 @@ impl Settings {
             event_linger_ms: 40,
             shutdown_timeout_secs: 25,
             migrate_on_start: true,
+            metrics: true,
+            otlp_endpoint: None,
+            trace_filter: "info,kurz=debug".into(),
             log: "info".into(),
             log_format: LogFormat::Json,
         }
@@ -269,6 +286,15 @@ impl Settings {
             negative_ttl: Duration::from_millis(self.cache_negative_ttl_ms),
             degraded_ttl: Duration::from_millis(self.cache_degraded_ttl_ms),
             shared,
+        }
+    }
+
+    pub fn log_settings(&self) -> crate::telemetry::logging::LogSettings<'_> {
+        crate::telemetry::logging::LogSettings {
+            filter: &self.log,
+            format: self.log_format,
+            trace_filter: &self.trace_filter,
+            otlp_endpoint: self.otlp_endpoint.as_deref(),
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::domain::RedirectEvent;
 use crate::store::EventStore;
@@ -57,6 +58,7 @@ pub struct EventSink {
     overflow_wait: Duration,
     /// Registered once: `record` is on the redirect hot path.
     depth: metrics::Gauge,
+    queued: metrics::Counter,
 }
 
 /// Owns the writer task; `close` drains it.
@@ -74,6 +76,7 @@ impl EventRecorder {
             tx,
             overflow_wait: settings.overflow_wait,
             depth: metrics::gauge!("kurz_events_queue_depth"),
+            queued: metrics::counter!("kurz_events_queued_total"),
         };
         (Self { stop, writer }, sink)
     }
@@ -95,6 +98,7 @@ impl EventSink {
         let command = match self.tx.try_send(Command::Record(event)) {
             Ok(()) => {
                 self.depth.increment(1.0);
+                self.queued.increment(1);
                 return;
             }
             Err(mpsc::error::TrySendError::Full(command)) => command,
@@ -104,7 +108,10 @@ impl EventSink {
             }
         };
         match self.tx.send_timeout(command, self.overflow_wait).await {
-            Ok(()) => self.depth.increment(1.0),
+            Ok(()) => {
+                self.depth.increment(1.0);
+                self.queued.increment(1);
+            }
             Err(_) => {
                 metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
             }
@@ -181,7 +188,8 @@ async fn write_batch(store: &dyn EventStore, commands: Vec<Command>) {
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match store.append_redirects(&events).await {
+            let span = tracing::debug_span!("events.batch", events = events.len());
+            match store.append_redirects(&events).instrument(span).await {
                 Ok(()) => {
                     metrics::histogram!("kurz_events_flush_duration_seconds")
                         .record(started.elapsed().as_secs_f64());

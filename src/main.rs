@@ -68,7 +68,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init_logging(&settings.log, settings.log_format);
+    let _telemetry = telemetry::init(&settings.log_settings())?;
     let app = App::build(settings.clone()).await?;
     tracing::info!(address = %app.local_addr()?, settings = ?settings, "kurz listening");
     let stop = app.stop_token();
@@ -101,7 +101,7 @@ async fn wait_for_signal() {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init_logging(&settings.log, settings.log_format);
+    let _telemetry = telemetry::init(&settings.log_settings())?;
     settings.validate()?;
     let store = store::connect(&settings.database_url(), 2).await?;
     store.migrate().await?;
@@ -111,7 +111,7 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
-    telemetry::init_logging(&args.settings.log, args.settings.log_format);
+    let _telemetry = telemetry::init(&args.settings.log_settings())?;
     args.settings.validate()?;
     if args.users.is_none() && args.urls.is_none() && args.events.is_none() {
         anyhow::bail!("name at least one of --users, --urls, --events");

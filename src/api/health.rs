@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::error::ApiError;
 use crate::app::AppState;
+use crate::telemetry;
 
 /// How long readiness waits for the database before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -48,12 +50,25 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return ApiError::NotFound("metrics are turned off (KURZ_METRICS=false)".into())
+            .into_response();
+    };
+    telemetry::process::refresh();
+    for pool in state.store.pool_stats() {
+        metrics::gauge!("kurz_db_pool_connections", "pool" => pool.name).set(f64::from(pool.size));
+        metrics::gauge!("kurz_db_pool_idle_connections", "pool" => pool.name).set(pool.idle as f64);
+        metrics::gauge!("kurz_db_pool_max_connections", "pool" => pool.name)
+            .set(f64::from(pool.max));
+    }
+    metrics::counter!("kurz_log_lines_dropped_total")
+        .absolute(telemetry::logging::dropped_log_lines() as u64);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        handle.render(),
     )
         .into_response()
 }

@@ -105,7 +105,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(middleware::map_response(json_for_bare_errors))
-        .layer(middleware::from_fn(telemetry::observe_request))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe_request,
+        ))
         .layer(CatchPanicLayer::custom(panic_as_json))
         .with_state(state)
 }

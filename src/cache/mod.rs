@@ -29,8 +29,10 @@ pub use shared::SharedSettings;
 
 use crate::domain::{Link, ShortCode};
 use crate::store::{Store, StoreResult};
+use crate::telemetry::{stage_timer, Stage};
 use local::LocalCache;
 use shared::{parse_message, SharedCache};
+use tracing::Instrument;
 
 /// Sizes and lifetimes of the cache tiers.
 #[derive(Debug, Clone)]
@@ -107,7 +109,12 @@ impl Links {
 
     /// The link behind a code; `None` when it does not resolve.
     pub async fn resolve(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
-        if let Some(hit) = self.local.get(code.as_str()) {
+        let local = {
+            let _span = tracing::debug_span!("cache.local").entered();
+            let _time = stage_timer(Stage::CacheLocal);
+            self.local.get(code.as_str())
+        };
+        if let Some(hit) = local {
             match &hit.link {
                 Some(_) => self.counters.local_hit.increment(1),
                 None => self.counters.local_negative.increment(1),
@@ -124,7 +131,14 @@ impl Links {
             }
         };
         if let Some(shared) = &self.shared {
-            if let Some(link) = shared.get(code.as_str()).await {
+            let shared_hit = {
+                let _time = stage_timer(Stage::CacheRedis);
+                shared
+                    .get(code.as_str())
+                    .instrument(tracing::debug_span!("cache.redis", op = "get"))
+                    .await
+            };
+            if let Some(link) = shared_hit {
                 self.counters.redis_hit.increment(1);
                 self.local.insert_unless_invalidated(
                     code.as_str(),

@@ -83,6 +83,15 @@ pub trait EventStore: Send + Sync {
     async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>>;
 }
 
+/// A connection pool's state, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
 #[async_trait]
 pub trait Store: UserStore + UrlStore + EventStore {
     /// Which engine this is, for logs and `/health/ready`.
@@ -94,6 +103,8 @@ pub trait Store: UserStore + UrlStore + EventStore {
     /// Moves id sequences past every stored id, after imports with explicit ids.
     async fn sync_id_sequences(&self) -> StoreResult<()>;
     async fn close(&self);
+    /// Each pool's size, idle count and limit.
+    fn pool_stats(&self) -> Vec<PoolStats>;
 }
 
 /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.

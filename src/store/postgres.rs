@@ -98,4 +98,13 @@ impl super::Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    fn pool_stats(&self) -> Vec<super::PoolStats> {
+        vec![super::PoolStats {
+            name: "main",
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
 }

@@ -67,6 +67,35 @@ macro_rules! impl_sql_store {
             RowStream, Store as _, StoreError, StoreResult, UrlChange, UrlFilter,
         };
 
+        impl $store {
+            /// Opens a write transaction, timing the wait for a connection.
+            async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, $db>> {
+                let started = std::time::Instant::now();
+                let tx = self.writer().begin().await?;
+                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "write")
+                    .record(started.elapsed().as_secs_f64());
+                Ok(tx)
+            }
+
+            /// A connection for a single write, timing the wait for it.
+            async fn acquire_write(&self) -> StoreResult<sqlx::pool::PoolConnection<$db>> {
+                let started = std::time::Instant::now();
+                let conn = self.writer().acquire().await?;
+                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "write")
+                    .record(started.elapsed().as_secs_f64());
+                Ok(conn)
+            }
+
+            /// A connection for reads, timing the wait for it.
+            async fn acquire_read(&self) -> StoreResult<sqlx::pool::PoolConnection<$db>> {
+                let started = std::time::Instant::now();
+                let conn = self.reader().acquire().await?;
+                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "read")
+                    .record(started.elapsed().as_secs_f64());
+                Ok(conn)
+            }
+        }
+
         /// Appends events with multi-row INSERTs on an open connection.
         async fn insert_events(conn: &mut $conn, events: &[NewEvent]) -> StoreResult<()> {
             for chunk in events.chunks(INSERT_CHUNK) {
@@ -153,12 +182,14 @@ macro_rules! impl_sql_store {
 
         #[async_trait::async_trait]
         impl $crate::store::UserStore for $store {
+            #[tracing::instrument(name = "store.create_user", level = "debug", skip_all)]
             async fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 // An id conflict can only come from an import that has not yet
                 // moved the sequence; the next value is free.
                 let mut attempts = 0;
                 loop {
-                    let mut conn = self.writer().acquire().await?;
+                    let mut conn = self.acquire_write().await?;
                     let sql = format!(
                         "INSERT INTO users (username, email, email_key, username_shared, created_at) \
                          VALUES ($1, $2, $3, FALSE, $4) RETURNING {USER_COLUMNS}"
@@ -178,11 +209,13 @@ macro_rules! impl_sql_store {
                 }
             }
 
+            #[tracing::instrument(name = "store.get_user", level = "debug", skip_all)]
             async fn get_user(&self, id: i64) -> StoreResult<User> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
                 sqlx::query_as::<$db, User>(&sql)
                     .bind(id)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.acquire_read().await?)
                     .await?
                     .ok_or(StoreError::NotFound("user"))
             }
@@ -205,8 +238,10 @@ macro_rules! impl_sql_store {
                 })
             }
 
+            #[tracing::instrument(name = "store.update_user", level = "debug", skip_all)]
             async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<User> {
-                let mut tx = self.writer().begin().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut tx = self.begin_write().await?;
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1{}", Self::LOCK_ROW);
                 let current = sqlx::query_as::<$db, User>(&sql)
                     .bind(id)
@@ -242,8 +277,10 @@ macro_rules! impl_sql_store {
                 Ok(updated)
             }
 
+            #[tracing::instrument(name = "store.delete_user", level = "debug", skip_all)]
             async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>> {
-                let mut tx = self.writer().begin().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut tx = self.begin_write().await?;
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1{}", Self::LOCK_ROW);
                 sqlx::query_as::<$db, User>(&sql)
                     .bind(id)
@@ -267,10 +304,12 @@ macro_rules! impl_sql_store {
                 Ok(removed.into_iter().map(|(_, code)| code).collect())
             }
 
+            #[tracing::instrument(name = "store.import_users", level = "debug", skip_all)]
             async fn import_users(&self, rows: &[NewUser]) -> StoreResult<Vec<ImportOutcome>> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let mut outcomes = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(IMPORT_CHUNK) {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     for row in chunk {
                         outcomes.push(import_user(&mut tx, row).await?);
                     }
@@ -309,8 +348,10 @@ macro_rules! impl_sql_store {
 
         #[async_trait::async_trait]
         impl $crate::store::UrlStore for $store {
+            #[tracing::instrument(name = "store.create_url", level = "debug", skip_all)]
             async fn create_url(&self, new: &NewShortUrl) -> StoreResult<ShortUrl> {
-                let mut tx = self.writer().begin().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut tx = self.begin_write().await?;
                 if !exists(&mut tx, "users", new.user_id).await? {
                     return Err(StoreError::NotFound("user"));
                 }
@@ -358,11 +399,13 @@ macro_rules! impl_sql_store {
                 Ok(url)
             }
 
+            #[tracing::instrument(name = "store.get_url", level = "debug", skip_all)]
             async fn get_url(&self, id: i64) -> StoreResult<ShortUrl> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let sql = format!("SELECT {URL_COLUMNS} FROM urls WHERE id = $1");
                 sqlx::query_as::<$db, ShortUrl>(&sql)
                     .bind(id)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.acquire_read().await?)
                     .await?
                     .ok_or(StoreError::NotFound("url"))
             }
@@ -387,8 +430,10 @@ macro_rules! impl_sql_store {
                 })
             }
 
+            #[tracing::instrument(name = "store.update_url", level = "debug", skip_all)]
             async fn update_url(&self, id: i64, patch: &UrlPatch) -> StoreResult<UrlChange> {
-                let mut tx = self.writer().begin().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut tx = self.begin_write().await?;
                 let sql = format!("SELECT {URL_COLUMNS} FROM urls WHERE id = $1{}", Self::LOCK_ROW);
                 let current = sqlx::query_as::<$db, ShortUrl>(&sql)
                     .bind(id)
@@ -443,8 +488,10 @@ macro_rules! impl_sql_store {
                 Ok(UrlChange { url, changed: true, short_code })
             }
 
+            #[tracing::instrument(name = "store.delete_url", level = "debug", skip_all)]
             async fn delete_url(&self, id: i64) -> StoreResult<ShortUrl> {
-                let mut tx = self.writer().begin().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut tx = self.begin_write().await?;
                 let sql = format!("DELETE FROM urls WHERE id = $1 RETURNING {URL_COLUMNS}");
                 let url = sqlx::query_as::<$db, ShortUrl>(&sql)
                     .bind(id)
@@ -457,19 +504,23 @@ macro_rules! impl_sql_store {
                 Ok(url)
             }
 
+            #[tracing::instrument(name = "store.find_link", level = "debug", skip_all)]
             async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 Ok(sqlx::query_as::<$db, Link>(
                     "SELECT id AS url_id, user_id, original_url, is_active FROM urls WHERE short_code = $1",
                 )
                 .bind(code.as_str())
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.acquire_read().await?)
                 .await?)
             }
 
+            #[tracing::instrument(name = "store.import_urls", level = "debug", skip_all)]
             async fn import_urls(&self, rows: &[ImportedUrl]) -> StoreResult<Vec<ImportOutcome>> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let mut outcomes = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(IMPORT_CHUNK) {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     for row in chunk {
                         outcomes.push(import_url(&mut tx, row).await?);
                     }
@@ -513,8 +564,10 @@ macro_rules! impl_sql_store {
 
         #[async_trait::async_trait]
         impl $crate::store::EventStore for $store {
+            #[tracing::instrument(name = "store.create_event", level = "debug", skip_all)]
             async fn create_event(&self, new: &NewEvent) -> StoreResult<Event> {
-                let mut conn = self.writer().acquire().await?;
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
+                let mut conn = self.acquire_write().await?;
                 if let Some(url_id) = new.url_id {
                     if !exists(&mut conn, "urls", url_id).await? {
                         return Err(StoreError::NotFound("url"));
@@ -539,11 +592,13 @@ macro_rules! impl_sql_store {
                     .await?)
             }
 
+            #[tracing::instrument(name = "store.get_event", level = "debug", skip_all)]
             async fn get_event(&self, id: i64) -> StoreResult<Event> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
                 sqlx::query_as::<$db, Event>(&sql)
                     .bind(id)
-                    .fetch_optional(self.reader())
+                    .fetch_optional(&mut *self.acquire_read().await?)
                     .await?
                     .ok_or(StoreError::NotFound("event"))
             }
@@ -571,22 +626,26 @@ macro_rules! impl_sql_store {
                 })
             }
 
+            #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all)]
             async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 if batch.is_empty() {
                     return Ok(());
                 }
                 let payload = $crate::store::sql::redirect_batch_json(batch);
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::relax_commit(&mut tx).await?;
                 sqlx::query(Self::APPEND_REDIRECTS).bind(payload).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.import_events", level = "debug", skip_all)]
             async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>> {
+                let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 let mut outcomes = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(IMPORT_CHUNK) {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     for row in chunk {
                         let done = sqlx::query(
                             "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) \

@@ -97,4 +97,16 @@ impl super::Store for SqliteStore {
         self.writer.close().await;
         self.readers.close().await;
     }
+
+    fn pool_stats(&self) -> Vec<super::PoolStats> {
+        [("write", &self.writer), ("read", &self.readers)]
+            .into_iter()
+            .map(|(name, pool)| super::PoolStats {
+                name,
+                size: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            })
+            .collect()
+    }
 }

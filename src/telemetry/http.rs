@@ -1,0 +1,135 @@
+//! The per-request middleware: a request id (the client's when it is sane),
+//! a span, the RED metrics, and one access-log line with the request's stage
+//! timings.
+//!
+//! Metrics are labelled by route template (`/urls/{id}`), never the raw path,
+//! so a scan of random codes cannot create new time series.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::Rng;
+use tracing::Instrument;
+
+use super::stages::{self, Stage};
+use crate::app::AppState;
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's id is kept when it is short and plain; otherwise a new one is made.
+fn request_id(req: &Request) -> HeaderValue {
+    let sane = req.headers().get(&REQUEST_ID).filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    });
+    match sane {
+        Some(v) => v.clone(),
+        None => {
+            let id: u128 = rand::rng().random();
+            HeaderValue::try_from(format!("{id:032x}")).unwrap_or(HeaderValue::from_static("0"))
+        }
+    }
+}
+
+/// The first `X-Forwarded-For` hop when a proxy (nginx) sent one, else the peer.
+fn client_ip(req: &Request) -> Option<String> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    forwarded.or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    })
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// One span, one log line and the RED metrics per request; echoes the id.
+pub async fn observe_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let log_enabled = tracing::enabled!(target: "kurz::access", tracing::Level::INFO);
+    let (path, client) = if log_enabled {
+        (Some(req.uri().path().to_owned()), client_ip(&req))
+    } else {
+        (None, None)
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.kind = "server",
+        request_id = %String::from_utf8_lossy(id.as_bytes()),
+        method,
+        route = %route,
+    );
+    let (mut response, times) = stages::scope(next.run(req).instrument(span.clone())).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    if state.metrics.is_some() {
+        metrics::counter!("kurz_http_requests_total", "route" => route.clone(), "method" => method, "status" => status_class(status))
+            .increment(1);
+        metrics::histogram!("kurz_http_request_duration_seconds", "route" => route, "method" => method)
+            .record(elapsed.as_secs_f64());
+    }
+    if log_enabled {
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        span.in_scope(|| {
+            tracing::info!(
+                target: "kurz::access",
+                path = path.as_deref().unwrap_or(""),
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                bytes,
+                client_ip = client.as_deref(),
+                cache_local_ms = times.millis(Stage::CacheLocal),
+                cache_redis_ms = times.millis(Stage::CacheRedis),
+                db_ms = times.millis(Stage::Db),
+                "request"
+            );
+        });
+    }
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    response
+}

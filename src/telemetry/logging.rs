@@ -1,0 +1,122 @@
+//! The tracing subscriber: log lines (JSON or pretty) on stdout through a
+//! non-blocking writer, so a slow stdout never holds up a request (lines are
+//! dropped and counted instead), and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//! set, an OpenTelemetry layer that exports spans over OTLP/HTTP.
+//!
+//! Each output has its own filter: `KURZ_LOG` for lines, `KURZ_TRACE_FILTER`
+//! for spans, so traces can include the debug-level cache and store spans
+//! without turning on debug logs.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_appender::non_blocking::{ErrorCounter, WorkerGuard};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::LogFormat;
+
+/// Keeps the log writer and the span exporter alive; dropping it flushes both.
+pub struct TelemetryGuard {
+    _writer: Option<WorkerGuard>,
+    tracer: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// A guard with nothing behind it (telemetry was already set up).
+    pub fn none() -> Self {
+        Self {
+            _writer: None,
+            tracer: None,
+        }
+    }
+
+    pub fn tracing_enabled(&self) -> bool {
+        self.tracer.is_some()
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(tracer) = self.tracer.take() {
+            if let Err(error) = tracer.shutdown() {
+                eprintln!("kurz: flushing traces failed: {error}");
+            }
+        }
+    }
+}
+
+/// Where log lines that could not be written are counted.
+static DROPPED: std::sync::OnceLock<ErrorCounter> = std::sync::OnceLock::new();
+
+/// Log lines dropped because stdout could not keep up.
+pub fn dropped_log_lines() -> usize {
+    DROPPED.get().map_or(0, ErrorCounter::dropped_lines)
+}
+
+/// What `init` needs to know.
+pub struct LogSettings<'a> {
+    pub filter: &'a str,
+    pub format: LogFormat,
+    pub trace_filter: &'a str,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`; `None` means no tracing at all.
+    pub otlp_endpoint: Option<&'a str>,
+}
+
+/// Installs the global subscriber once; later calls change nothing.
+pub fn init(settings: &LogSettings<'_>) -> anyhow::Result<TelemetryGuard> {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+    let _ = DROPPED.set(writer.error_counter());
+    let filter = EnvFilter::try_new(settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = match settings.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let provider = match settings.otlp_endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(_) => Some(otlp_provider()?),
+        None => None,
+    };
+    let spans = provider.as_ref().map(|p| {
+        let filter = EnvFilter::try_new(settings.trace_filter)
+            .unwrap_or_else(|_| EnvFilter::new("info,kurz=debug"));
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("kurz"))
+            .with_filter(filter)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(lines)
+        .with(spans)
+        .try_init()
+        .is_ok();
+    Ok(if installed {
+        TelemetryGuard {
+            _writer: Some(guard),
+            tracer: provider,
+        }
+    } else {
+        TelemetryGuard::none()
+    })
+}
+
+/// A span exporter to the OTLP/HTTP endpoint named by the standard
+/// `OTEL_EXPORTER_OTLP_*` variables, batching in the background.
+fn otlp_provider() -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name("kurz").build())
+        .build())
+}
