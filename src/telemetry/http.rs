@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
@@ -110,11 +111,13 @@ pub async fn observe_request(State(state): State<AppState>, req: Request, next: 
             .record(elapsed.as_secs_f64());
     }
     if log_enabled {
+        // Known for every body but a streamed list (which has no length yet).
         let bytes = response
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| response.body().size_hint().exact());
         span.in_scope(|| {
             tracing::info!(
                 target: "kurz::access",

@@ -10,5 +10,6 @@ mod errors;
 mod events;
 mod lifecycle;
 mod redirects;
+mod telemetry;
 mod urls;
 mod users;
