@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::domain::RedirectEvent;
 use crate::store::EventStore;
@@ -188,8 +187,7 @@ async fn write_batch(store: &dyn EventStore, commands: Vec<Command>) {
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            let span = tracing::debug_span!("events.batch", events = events.len());
-            match store.append_redirects(&events).instrument(span).await {
+            match store.append_redirects(&events).await {
                 Ok(()) => {
                     metrics::histogram!("kurz_events_flush_duration_seconds")
                         .record(started.elapsed().as_secs_f64());

@@ -626,7 +626,7 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all)]
+            #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
             async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
                 let _db = $crate::telemetry::stage_timer($crate::telemetry::Stage::Db);
                 if batch.is_empty() {

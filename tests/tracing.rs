@@ -1,0 +1,90 @@
+//! Spans through the OpenTelemetry SDK's in-memory exporter.
+//!
+//! Its own test binary: tracing caches, per call site, whether anyone
+//! listens; other tests running beside it in one process without a
+//! subscriber can race that cache. Alone here, the answer is stable.
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+
+use helpers::{spawn_app_with, test_settings, Engine};
+
+/// Spans reach the OpenTelemetry SDK: the request, the cache tiers, the
+/// store calls and the event batch write (`store.append_redirects`). (Uses a thread-local subscriber, so the
+/// app runs on this test's single thread.)
+#[tokio::test(flavor = "current_thread")]
+async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info,kurz=debug"))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (settings, db) = test_settings(Engine::Sqlite).await;
+    let app = spawn_app_with(settings, db).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let url = app.create_url(uid, "https://example.com/traced").await;
+    assert_eq!(
+        app.get(&format!("/{}", url["short_code"].as_str().unwrap()))
+            .await
+            .status,
+        302
+    );
+    app.events.flush().await;
+
+    // A span is exported when it closes, and a parent can close a moment
+    // after its children (the database driver keeps a handle on the span of
+    // the last command on a connection until the next one), so wait for them.
+    let expected = [
+        "request",
+        "cache.local",
+        "store.find_link",
+        "store.create_url",
+        "store.append_redirects",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        provider.force_flush().unwrap();
+        let spans = exporter.get_finished_spans().unwrap();
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+        if expected.iter().all(|e| names.contains(e)) || std::time::Instant::now() > deadline {
+            for e in expected {
+                assert!(names.contains(&e), "no {e} span in {names:?}");
+            }
+            break;
+        }
+        app.create_user().await;
+        app.events.flush().await;
+    }
+    let spans = exporter.get_finished_spans().unwrap();
+    let batch = spans
+        .iter()
+        .find(|s| s.name == "store.append_redirects")
+        .unwrap();
+    assert!(
+        batch
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "events"),
+        "the batch span carries its size"
+    );
+    let lookup = spans.iter().find(|s| s.name == "store.find_link").unwrap();
+    let request = spans
+        .iter()
+        .find(|s| s.span_context.span_id() == lookup.parent_span_id)
+        .expect("the store span has a parent");
+    assert_eq!(
+        request.name, "request",
+        "store calls nest under their request"
+    );
+}
