@@ -52,6 +52,14 @@ pub struct Breaker {
 impl Breaker {
     pub fn new(failure_threshold: u32, cooldown: Duration) -> Self {
         metrics::gauge!("kurz_cache_breaker_state").set(BreakerState::Closed.gauge_value());
+        for to in [
+            BreakerState::Open,
+            BreakerState::HalfOpen,
+            BreakerState::Closed,
+        ] {
+            metrics::counter!("kurz_cache_breaker_transitions_total", "to" => to.label())
+                .increment(0);
+        }
         Self {
             inner: Mutex::new(Inner::Closed { failures: 0 }),
             failure_threshold: failure_threshold.max(1),

@@ -51,6 +51,7 @@ pub struct CacheSettings {
 /// Counters for the hot path, registered once so a hit is one atomic add.
 struct LookupCounters {
     local_hit: Counter,
+    local_miss: Counter,
     local_negative: Counter,
     redis_hit: Counter,
     redis_miss: Counter,
@@ -63,6 +64,7 @@ impl LookupCounters {
         let c = |tier: &'static str, result: &'static str| metrics::counter!("kurz_cache_lookups_total", "tier" => tier, "result" => result);
         Self {
             local_hit: c("local", "hit"),
+            local_miss: c("local", "miss"),
             local_negative: c("local", "negative"),
             redis_hit: c("redis", "hit"),
             redis_miss: c("redis", "miss"),
@@ -100,6 +102,9 @@ impl Links {
             settings: Arc::new(settings),
             counters: Arc::new(LookupCounters::new()),
         };
+        if links.shared.is_some() {
+            metrics::gauge!("kurz_cache_subscription_up").set(0.0);
+        }
         let subscriber = links
             .shared
             .clone()
@@ -121,6 +126,7 @@ impl Links {
             }
             return Ok(hit.link.clone());
         }
+        self.counters.local_miss.increment(1);
         let epoch = self.local.epoch();
         let healthy = self.shared.as_ref().is_none_or(|s| s.healthy());
         let bounded = |ttl: Duration| {

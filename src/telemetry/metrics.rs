@@ -32,6 +32,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
             describe_metrics();
+            register_zeroes();
             handle
         })
         .clone()
@@ -50,6 +51,20 @@ pub async fn run_upkeep(handle: PrometheusHandle, stop: tokio_util::sync::Cancel
             _ = tick.tick() => handle.run_upkeep(),
         }
     }
+}
+
+/// Creates the counters that alerts watch at zero, so "no drops yet" is a
+/// series with value 0 rather than no series at all.
+fn register_zeroes() {
+    for reason in ["overflow", "closed"] {
+        metrics::counter!("kurz_events_dropped_total", "reason" => reason).increment(0);
+    }
+    metrics::counter!("kurz_events_written_total").increment(0);
+    metrics::counter!("kurz_events_queued_total").increment(0);
+    metrics::counter!("kurz_events_write_errors_total").increment(0);
+    metrics::counter!("kurz_log_lines_dropped_total").increment(0);
+    metrics::counter!("kurz_cache_invalidation_ack_timeouts_total").increment(0);
+    metrics::gauge!("kurz_events_queue_depth").increment(0.0);
 }
 
 fn describe_metrics() {

@@ -9,6 +9,7 @@ mod concurrency;
 mod errors;
 mod events;
 mod lifecycle;
+mod observability;
 mod redirects;
 mod telemetry;
 mod urls;
