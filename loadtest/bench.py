@@ -7,6 +7,7 @@
 Workloads (each at every connection count):
   baseline  the smallest axum 302 server (loadtest/baseline.rs): the hardware limit
   sqlite    cache-hit redirects straight to one kurz replica on SQLite
+  nometrics the same with KURZ_METRICS=false (the cost of recording metrics)
   postgres  the same on one replica of the cluster (PostgreSQL + Redis)
   nginx     the same through nginx + 2 replicas + Redis + PostgreSQL
   mixed     80% Zipf redirects / 10% GET url / 5% POST url / 5% lists, through nginx,
@@ -182,10 +183,10 @@ def bench_baseline(args, codes, rows):
         stop(proc)
 
 
-def bench_sqlite(args, codes, rows, accounting):
+def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None):
     tmp = tempfile.mkdtemp(prefix="kurz-bench-")
     env = dict(os.environ, DATABASE_URL=f"sqlite:{tmp}/kurz.db", KURZ_LOG="warn",
-               KURZ_BIND="127.0.0.1:19001")
+               KURZ_BIND="127.0.0.1:19001", **(extra_env or {}))
     sh(str(KURZ), "import", "--users", str(SEED / "users.csv"), "--urls", str(SEED / "urls.csv"),
        "--events", str(SEED / "events.csv"), env=env, capture=True)
     proc = subprocess.Popen([str(KURZ), "serve"], env=env, stdout=subprocess.DEVNULL)
@@ -193,14 +194,15 @@ def bench_sqlite(args, codes, rows, accounting):
         wait_ready("http://127.0.0.1:19001/health/ready")
         run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", [str(codes)])
         for c in args.conns:
-            rows.append(measure("sqlite", "http://127.0.0.1:19001", c, args.duration,
+            rows.append(measure(name, "http://127.0.0.1:19001", c, args.duration,
                                 "redirect.lua", [str(codes)], {"kurz": [proc.pid]}))
-        served = redirects_served(scrape("http://127.0.0.1:19001/metrics"))
+        served = None if extra_env else redirects_served(scrape("http://127.0.0.1:19001/metrics"))
     finally:
         code = stop(proc)
     db = sqlite3.connect(f"{tmp}/kurz.db")
     stored = db.execute("SELECT count(*) FROM events WHERE event_type = 'redirect'").fetchone()[0]
-    accounting.append({"service": "sqlite replica", "served": served, "stored": stored, "exit": code})
+    if served is not None:
+        accounting.append({"service": "sqlite replica", "served": served, "stored": stored, "exit": code})
 
 
 def cluster_env():
@@ -289,6 +291,8 @@ def main():
         bench_baseline(args, codes, rows)
     if "sqlite" in workloads:
         bench_sqlite(args, codes, rows, accounting)
+    if "nometrics" in workloads:
+        bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
     if workloads & {"postgres", "nginx", "mixed", "paced"}:
         bench_cluster(args, codes, rows, accounting, workloads)
     report = table(rows, accounting, args)

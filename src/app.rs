@@ -51,6 +51,8 @@ pub struct Shared {
     pub stopping: Arc<AtomicBool>,
     /// Renders `/metrics`; `None` when metrics are turned off.
     pub metrics: Option<PrometheusHandle>,
+    /// Per-route request metrics; `None` when metrics are turned off.
+    pub http_metrics: Option<crate::telemetry::http::HttpMetrics>,
     pub json_body_limit: usize,
     pub csv_body_limit: usize,
 }
@@ -103,6 +105,9 @@ impl App {
             events,
             policy: settings.target_policy(),
             stopping: Arc::new(AtomicBool::new(false)),
+            http_metrics: metrics
+                .as_ref()
+                .map(|_| crate::telemetry::http::HttpMetrics::default()),
             metrics,
             json_body_limit: settings.json_body_limit,
             csv_body_limit: settings.csv_body_limit,

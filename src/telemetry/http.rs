@@ -5,8 +5,12 @@
 //! Metrics are labelled by route template (`/urls/{id}`), never the raw path,
 //! so a scan of random codes cannot create new time series.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use metrics::{Counter, Histogram};
 
 use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -20,6 +24,56 @@ use super::stages::{self, Stage};
 use crate::app::AppState;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The RED handles of one route and method, registered on first use.
+struct RouteHandles {
+    duration: Histogram,
+    /// One counter per status class (1xx..5xx), registered when first seen.
+    requests: [OnceLock<Counter>; 5],
+}
+
+/// Per-route metric handles, so recording a request is a read lock, two map
+/// look-ups and atomic adds instead of building and hashing label sets.
+#[derive(Default)]
+pub struct HttpMetrics {
+    routes: RwLock<HashMap<String, HashMap<&'static str, Arc<RouteHandles>>>>,
+}
+
+impl HttpMetrics {
+    fn handles(&self, route: &str, method: &'static str) -> Arc<RouteHandles> {
+        let known = self
+            .routes
+            .read()
+            .ok()
+            .and_then(|routes| routes.get(route).and_then(|m| m.get(method)).cloned());
+        if let Some(handles) = known {
+            return handles;
+        }
+        let handles = Arc::new(RouteHandles {
+            duration: metrics::histogram!("kurz_http_request_duration_seconds", "route" => route.to_owned(), "method" => method),
+            requests: Default::default(),
+        });
+        if let Ok(mut routes) = self.routes.write() {
+            routes
+                .entry(route.to_owned())
+                .or_default()
+                .entry(method)
+                .or_insert_with(|| handles.clone());
+        }
+        handles
+    }
+
+    fn record(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
+        let handles = self.handles(route, method);
+        handles.duration.record(elapsed.as_secs_f64());
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        handles.requests[class]
+            .get_or_init(|| {
+                metrics::counter!("kurz_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status_class(status))
+            })
+            .increment(1);
+    }
+}
 
 /// A client's id is kept when it is short and plain; otherwise a new one is made.
 fn request_id(req: &Request) -> HeaderValue {
@@ -83,11 +137,8 @@ pub async fn observe_request(State(state): State<AppState>, req: Request, next: 
     let started = Instant::now();
     let id = request_id(&req);
     let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_owned();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let log_enabled = tracing::enabled!(target: "kurz::access", tracing::Level::INFO);
     let (path, client) = if log_enabled {
         (Some(req.uri().path().to_owned()), client_ip(&req))
@@ -99,16 +150,13 @@ pub async fn observe_request(State(state): State<AppState>, req: Request, next: 
         otel.kind = "server",
         request_id = %String::from_utf8_lossy(id.as_bytes()),
         method,
-        route = %route,
+        route,
     );
     let (mut response, times) = stages::scope(next.run(req).instrument(span.clone())).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    if state.metrics.is_some() {
-        metrics::counter!("kurz_http_requests_total", "route" => route.clone(), "method" => method, "status" => status_class(status))
-            .increment(1);
-        metrics::histogram!("kurz_http_request_duration_seconds", "route" => route, "method" => method)
-            .record(elapsed.as_secs_f64());
+    if let Some(http) = &state.http_metrics {
+        http.record(route, method, status, elapsed);
     }
     if log_enabled {
         // Known for every body but a streamed list (which has no length yet).
