@@ -1,71 +1,23 @@
 //! The process around the API: a graceful stop under load loses no event,
 //! and readiness follows the database down and back up.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::for_each_engine;
 use crate::helpers::{
-    eventually, free_port, spawn_app_with, test_settings, Engine, PgServer, TestDb,
+    eventually, spawn_app_with, test_settings, Engine, KurzProcess, PgServer, TestDb,
 };
 use kurz::config::Settings;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start_binary(settings: &Settings) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env("DATABASE_URL", settings.database_url())
-        .env("KURZ_BIND", format!("127.0.0.1:{port}"))
-        .env("KURZ_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kurz starts");
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
 async fn sigterm_mid_load_exits_cleanly_and_stores_every_redirect(engine: Engine) {
     let (settings, db) = test_settings(engine).await;
-    let mut server = start_binary(&settings);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let mut server = KurzProcess::start(&settings.database_url(), &[], Stdio::null()).await;
+    let client = server.client.clone();
+    let url = server.create_link().await;
     let base = server.base.clone();
-    let up = eventually(Duration::from_secs(20), || {
-        let (client, base) = (client.clone(), base.clone());
-        async move { client.get(format!("{base}/health")).send().await.is_ok() }
-    })
-    .await;
-    assert!(up, "server did not come up");
-    let user: serde_json::Value = client
-        .post(format!("{base}/users"))
-        .json(&json!({"username": "u", "email": "u@e.io"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url: serde_json::Value = client
-        .post(format!("{base}/urls"))
-        .json(&json!({"user_id": user["id"], "original_url": "https://example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let link = format!("{base}/{}", url["short_code"].as_str().unwrap());
 
     let served = Arc::new(AtomicUsize::new(0));
@@ -91,11 +43,7 @@ async fn sigterm_mid_load_exits_cleanly_and_stores_every_redirect(engine: Engine
     })
     .await;
     assert!(busy, "load did not start");
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    server.terminate();
     for w in workers {
         w.await.unwrap();
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, free_port, random_suffix, spawn_app_with, test_settings, Engine, PgServer,
-    RedisServer,
+    eventually, free_port, random_suffix, spawn_app_with, test_settings, Engine, KurzProcess,
+    PgServer, RedisServer,
 };
 
 fn repo(path: &str) -> PathBuf {
@@ -173,16 +173,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn start_kurz(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env("DATABASE_URL", database_url)
-        .env("KURZ_BIND", format!("127.0.0.1:{port}"))
-        .env("KURZ_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("kurz starts")
-}
-
 /// The alert drill: a burst of 5xx (the database goes away) fires
 /// KurzHigh5xxRatio within its `for` (1 m) plus slack, and stopping kurz
 /// fires KurzInstanceDown within its `for` (30 s) plus slack.
@@ -195,23 +185,18 @@ async fn alert_drill_5xx_burst_and_instance_down_fire_in_time() {
         .await
         .unwrap();
     setup.close().await;
-    let port = free_port();
-    let mut kurz = start_kurz(&pg.url("kurz"), port);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let up = eventually(Duration::from_secs(20), || {
-        let client = client.clone();
-        let base = base.clone();
-        async move {
-            client
-                .get(format!("{base}/health/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
+    let mut kurz = KurzProcess::start(&pg.url("kurz"), &[], Stdio::null()).await;
+    let (client, base) = (kurz.client.clone(), kurz.base.clone());
+    let ready = eventually(Duration::from_secs(20), || async {
+        client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
     })
     .await;
-    assert!(up, "kurz did not become ready");
+    assert!(ready, "kurz did not become ready");
+    let port = base.rsplit(':').next().unwrap().to_owned();
     let prometheus = Prometheus::start(&format!("127.0.0.1:{port}"));
 
     // Healthy traffic first, so the ratio has a denominator.
@@ -245,11 +230,8 @@ async fn alert_drill_5xx_burst_and_instance_down_fire_in_time() {
         "fired before its `for` of 1 m: {took:?}"
     );
 
-    Command::new("kill")
-        .args(["-TERM", &kurz.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = kurz.wait();
+    kurz.terminate();
+    let _ = kurz.child.wait();
     let stopped = Instant::now();
     let down = eventually(Duration::from_secs(60), || {
         prometheus.firing(&client, "KurzInstanceDown")

@@ -2,54 +2,23 @@
 //! binary and request ids. (Spans are tested in `tests/tracing.rs`.)
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::helpers::{eventually, free_port, test_settings, Engine};
+use crate::helpers::{test_settings, Engine, KurzProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_logs_one_json_line_with_its_id_route_and_stages() {
     let (settings, _db) = test_settings(Engine::Sqlite).await;
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env("DATABASE_URL", settings.database_url())
-        .env("KURZ_BIND", format!("127.0.0.1:{port}"))
-        .env("KURZ_LOG", "info")
-        .env("KURZ_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kurz starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let up = eventually(Duration::from_secs(20), || {
-        let (client, base) = (client.clone(), base.clone());
-        async move { client.get(format!("{base}/health")).send().await.is_ok() }
-    })
+    let mut server = KurzProcess::start(
+        &settings.database_url(),
+        &[("KURZ_LOG", "info"), ("KURZ_LOG_FORMAT", "json")],
+        Stdio::piped(),
+    )
     .await;
-    assert!(up);
-    let user: Value = client
-        .post(format!("{base}/users"))
-        .json(&json!({"username": "log", "email": "log@e.io"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url: Value = client
-        .post(format!("{base}/urls"))
-        .json(&json!({"user_id": user["id"], "original_url": "https://example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (client, base) = (server.client.clone(), server.base.clone());
+    let url = server.create_link().await;
     let code = url["short_code"].as_str().unwrap();
     let redirect = client
         .get(format!("{base}/{code}"))
@@ -72,17 +41,14 @@ async fn every_request_logs_one_json_line_with_its_id_route_and_stages() {
     assert_ne!(generated, "bad id with spaces");
     assert_eq!(generated.len(), 32, "a fresh id replaces an unsafe one");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    server.terminate();
+    let stdout = server.child.stdout.take().unwrap();
     let lines: Vec<Value> = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect();
-    assert!(child.wait().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
     let access: Vec<&Value> = lines
         .iter()
         .filter(|l| l["target"] == "kurz::access")
