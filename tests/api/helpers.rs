@@ -226,6 +226,19 @@ impl PgServer {
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
+
+    /// Creates an empty database on this server and returns its URL.
+    pub async fn create_database(&self, name: &str) -> String {
+        let admin = sqlx::PgPool::connect(&self.url("postgres"))
+            .await
+            .expect("connect to the test server");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create the database");
+        admin.close().await;
+        self.url(name)
+    }
 }
 
 impl Drop for PgServer {

@@ -71,13 +71,8 @@ for_each_engine!(sigterm_mid_load_exits_cleanly_and_stores_every_redirect);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_postgres_down_and_back_up() {
     let pg = PgServer::start();
-    let setup = sqlx::PgPool::connect(&pg.url("postgres")).await.unwrap();
-    sqlx::query("CREATE DATABASE kurz")
-        .execute(&setup)
-        .await
-        .unwrap();
-    setup.close().await;
-    let app = spawn_app_with(Settings::for_database(pg.url("kurz")), TestDb::Postgres).await;
+    let database = pg.create_database("kurz").await;
+    let app = spawn_app_with(Settings::for_database(database), TestDb::Postgres).await;
     assert_eq!(app.get("/health/ready").await.status, 200);
 
     pg.stop();

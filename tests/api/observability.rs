@@ -179,13 +179,8 @@ impl Drop for Prometheus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_drill_5xx_burst_and_instance_down_fire_in_time() {
     let pg = PgServer::start();
-    let setup = sqlx::PgPool::connect(&pg.url("postgres")).await.unwrap();
-    sqlx::query("CREATE DATABASE kurz")
-        .execute(&setup)
-        .await
-        .unwrap();
-    setup.close().await;
-    let mut kurz = KurzProcess::start(&pg.url("kurz"), &[], Stdio::null()).await;
+    let database = pg.create_database("kurz").await;
+    let mut kurz = KurzProcess::start(&database, &[], Stdio::null()).await;
     let (client, base) = (kurz.client.clone(), kurz.base.clone());
     let ready = eventually(Duration::from_secs(20), || async {
         client
