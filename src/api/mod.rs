@@ -103,13 +103,15 @@ pub fn router(state: AppState) -> Router {
         .route("/{code}", get(redirect::follow))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(unknown_route)
+        // Inside out: a panic becomes a JSON 500 before the outer layers see
+        // the response, so it still gets its request id and access-log line.
+        .layer(CatchPanicLayer::custom(panic_as_json))
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(middleware::map_response(json_for_bare_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             telemetry::observe_request,
         ))
-        .layer(CatchPanicLayer::custom(panic_as_json))
         .with_state(state)
 }
 
