@@ -50,7 +50,6 @@ pub async fn create(
         return Err(ApiError::NotFound("user not found".into()));
     }
     let new = NewEvent {
-        id: None,
         url_id,
         user_id,
         event_type,

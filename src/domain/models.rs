@@ -142,8 +142,6 @@ impl RedirectEvent {
 
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// Kept when given (imports), assigned by the store otherwise.
-    pub id: Option<i64>,
     pub url_id: Option<i64>,
     pub user_id: Option<i64>,
     pub event_type: EventType,

@@ -15,12 +15,6 @@ pub enum ImportOutcome {
     Rejected(&'static str),
 }
 
-impl ImportOutcome {
-    pub fn accepted(self) -> bool {
-        !matches!(self, Self::Rejected(_))
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct ImportedUrl {
     pub id: i64,

@@ -125,7 +125,6 @@ macro_rules! impl_sql_store {
                 _ => serde_json::Map::new(),
             };
             NewEvent {
-                id: None,
                 url_id: Some(url_id),
                 user_id: Some(user_id),
                 event_type: EventType::system(kind),
