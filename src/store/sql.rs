@@ -22,6 +22,19 @@ pub(crate) const IMPORT_CHUNK: usize = 500;
 /// attempt is already rare).
 pub(crate) const CODE_ATTEMPTS: usize = 16;
 
+/// Awaits a connection (or a transaction's first round trip) and records
+/// the wait in `kurz_db_pool_acquire_seconds{pool}`.
+pub(crate) async fn timed_acquire<T>(
+    pool: &'static str,
+    acquire: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> super::StoreResult<T> {
+    let started = std::time::Instant::now();
+    let acquired = acquire.await?;
+    metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => pool)
+        .record(started.elapsed().as_secs_f64());
+    Ok(acquired)
+}
+
 /// A batch of redirect events as one JSON array of
 /// `[url_id, user_id, "YYYY-MM-DD HH:MM:SS", details]`, bound as a single
 /// parameter: the insert statement never changes (so it stays prepared) and
@@ -70,29 +83,17 @@ macro_rules! impl_sql_store {
         impl $store {
             /// Opens a write transaction, timing the wait for a connection.
             async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, $db>> {
-                let started = std::time::Instant::now();
-                let tx = self.writer().begin().await?;
-                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "write")
-                    .record(started.elapsed().as_secs_f64());
-                Ok(tx)
+                $crate::store::sql::timed_acquire("write", self.writer().begin()).await
             }
 
             /// A connection for a single write, timing the wait for it.
             async fn acquire_write(&self) -> StoreResult<sqlx::pool::PoolConnection<$db>> {
-                let started = std::time::Instant::now();
-                let conn = self.writer().acquire().await?;
-                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "write")
-                    .record(started.elapsed().as_secs_f64());
-                Ok(conn)
+                $crate::store::sql::timed_acquire("write", self.writer().acquire()).await
             }
 
             /// A connection for reads, timing the wait for it.
             async fn acquire_read(&self) -> StoreResult<sqlx::pool::PoolConnection<$db>> {
-                let started = std::time::Instant::now();
-                let conn = self.reader().acquire().await?;
-                metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "read")
-                    .record(started.elapsed().as_secs_f64());
-                Ok(conn)
+                $crate::store::sql::timed_acquire("read", self.reader().acquire()).await
             }
         }
 
