@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusHandle;
 use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
@@ -19,47 +18,19 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::Links;
-use crate::config::Settings;
-use crate::domain::TargetPolicy;
+use crate::config::{Config, Settings};
+use crate::domain::CodeSource;
 use crate::events::{EventRecorder, EventSink};
-use crate::store::{self, Store};
+use crate::service::Service;
+use crate::state::{AppState, Shared};
+use crate::store::Store;
 use crate::{api, telemetry};
-
-/// What every handler can reach. Cloned per request, so it is one `Arc`:
-/// a clone is one atomic increment, whatever the fields.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-pub struct Shared {
-    /// The database, behind the engine-neutral trait.
-    pub store: Arc<dyn Store>,
-    /// Code resolution and invalidation for redirects.
-    pub links: Links,
-    /// Where redirect events go; never blocks on the database.
-    pub events: EventSink,
-    /// Which targets a short link may point at.
-    pub policy: TargetPolicy,
-    /// Set when a stop began, so readiness fails before the listener closes.
-    pub stopping: Arc<AtomicBool>,
-    /// Renders `/metrics`; `None` when metrics are turned off.
-    pub metrics: Option<PrometheusHandle>,
-    /// Per-route request metrics; `None` when metrics are turned off.
-    pub http_metrics: Option<crate::telemetry::http::HttpMetrics>,
-    pub json_body_limit: usize,
-    pub csv_body_limit: usize,
-}
 
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    store: Arc<Store>,
+    events: EventSink,
     recorder: EventRecorder,
     /// The Redis invalidation listener, when Redis is configured.
     subscriber: Option<JoinHandle<()>>,
@@ -67,59 +38,65 @@ pub struct App {
     upkeep: Option<JoinHandle<()>>,
     /// Stops background tasks that must outlive the last request.
     background: CancellationToken,
-    settings: Settings,
+    config: Config,
     stop: CancellationToken,
 }
 
 impl App {
-    /// Opens (and migrates) the store, starts the recorder and binds the
-    /// socket. Port 0 picks a free port; `local_addr` tells which.
+    /// Parses the settings, opens (and migrates) the store, starts the
+    /// recorder and binds the socket. Port 0 picks a free port;
+    /// `local_addr` tells which.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        settings.validate()?;
+        Self::build_with_codes(settings, CodeSource::random()).await
+    }
+
+    /// `build`, with generated short codes taken from `codes`.
+    pub async fn build_with_codes(settings: Settings, codes: CodeSource) -> anyhow::Result<Self> {
+        let config = settings.parse()?;
         telemetry::process::mark_start();
-        let metrics = settings.metrics.then(telemetry::metrics_handle);
-        let store = store::connect(&settings.database_url(), settings.db_max_connections)
+        let metrics = config.server.metrics.then(telemetry::metrics_handle);
+        let store = Store::connect(&config.store.url, config.store.max_connections)
             .await
-            .context("failed to open the database")?;
-        if settings.migrate_on_start {
+            .context("failed to open the database")?
+            .with_codes(codes);
+        let store = Arc::new(store);
+        if config.store.migrate_on_start {
             store
                 .migrate()
                 .await
                 .context("failed to migrate the database")?;
         }
-        let (recorder, events) = EventRecorder::start(store.clone(), settings.recorder());
+        let (recorder, events) = EventRecorder::start(store.clone(), config.events.clone());
         let background = CancellationToken::new();
-        let (links, subscriber) = Links::start(store.clone(), settings.cache(), background.clone())
-            .context("failed to set up the cache")?;
+        let (links, subscriber) =
+            Links::start(store.clone(), config.cache.clone(), background.clone())
+                .context("failed to set up the cache")?;
         let upkeep = metrics
             .clone()
             .map(|handle| tokio::spawn(telemetry::run_upkeep(handle, background.clone())));
         metrics::gauge!("kurz_build_info", "version" => env!("CARGO_PKG_VERSION"), "engine" => store.engine())
             .set(1.0);
-        let listener = TcpListener::bind(settings.bind)
+        let listener = TcpListener::bind(config.server.bind)
             .await
-            .with_context(|| format!("failed to bind {}", settings.bind))?;
-        let state = AppState(Arc::new(Shared {
-            links,
-            store,
-            events,
-            policy: settings.target_policy(),
+            .with_context(|| format!("failed to bind {}", config.server.bind))?;
+        let state = AppState::new(Shared {
+            service: Service::new(store.clone(), links, events.clone()),
+            policy: config.server.target_policy,
             stopping: Arc::new(AtomicBool::new(false)),
-            http_metrics: metrics
-                .as_ref()
-                .map(|_| crate::telemetry::http::HttpMetrics::default()),
             metrics,
-            json_body_limit: settings.json_body_limit,
-            csv_body_limit: settings.csv_body_limit,
-        }));
+            json_body_limit: config.server.json_body_limit,
+            csv_body_limit: config.server.csv_body_limit,
+        });
         Ok(Self {
             listener,
             state,
+            store,
+            events,
             recorder,
             subscriber,
             upkeep,
             background,
-            settings,
+            config,
             stop: CancellationToken::new(),
         })
     }
@@ -133,23 +110,26 @@ impl App {
         self.stop.clone()
     }
 
-    /// A handle on the event queue, for tests that wait for writes (`flush`).
+    /// A handle on the event queue, for tests that wait for writes (`flush`)
+    /// or check that nothing was dropped.
     pub fn event_sink(&self) -> EventSink {
-        self.state.events.clone()
+        self.events.clone()
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
             state,
+            store,
+            events,
             recorder,
             subscriber,
             upkeep,
             background,
-            settings,
+            config,
             stop,
         } = self;
-        let store = state.store.clone();
+        drop(events);
         let stopping = state.stopping.clone();
         let router = api::router(state);
         let begin_stop = {
@@ -167,7 +147,7 @@ impl App {
         .with_graceful_shutdown(begin_stop)
         .into_future();
         tokio::pin!(server);
-        let deadline = settings.shutdown_timeout();
+        let deadline = config.server.shutdown_timeout;
         let served = tokio::select! {
             result = &mut server => result,
             () = stop.cancelled() => match tokio::time::timeout(deadline, &mut server).await {

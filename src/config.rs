@@ -1,18 +1,46 @@
-//! Settings: every knob, from flags or environment variables, validated once
-//! at start into typed values.
+//! Settings: every knob, from flags or environment variables (`Settings`),
+//! parsed once at start into typed sections (`Config`: server, store,
+//! cache, events, telemetry). Every default is a constant in `defaults`,
+//! read by both clap and `Settings::for_database`; every value that would
+//! need clamping is an error instead, naming the variable.
 //!
-//! Tests build `Settings` in code (`Settings::for_database`) and change
-//! fields; nothing else in the crate reads the environment.
+//! Tests build `Settings` in code and change fields; nothing else in the
+//! crate reads the environment.
+
+mod sections;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::cache::{CacheSettings, SharedSettings};
-use crate::domain::TargetPolicy;
-use crate::events::RecorderSettings;
+pub use sections::{Config, ConfigError, ServerConfig, StoreConfig};
+
+/// The one place every default is written.
+pub mod defaults {
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const SQLITE_PATH: &str = "kurz.db";
+    pub const DB_MAX_CONNECTIONS: u32 = 16;
+    pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+    pub const CSV_BODY_LIMIT: usize = 64 * 1024 * 1024;
+    pub const REDIS_PREFIX: &str = "kurz:";
+    pub const CACHE_CAPACITY: u64 = 100_000;
+    pub const CACHE_TTL_SECS: u64 = 60;
+    pub const CACHE_NEGATIVE_TTL_MS: u64 = 2_000;
+    pub const CACHE_DEGRADED_TTL_MS: u64 = 1_000;
+    pub const REDIS_TTL_SECS: u64 = 3_600;
+    pub const REDIS_TIMEOUT_MS: u64 = 50;
+    pub const BREAKER_FAILURES: u32 = 5;
+    pub const BREAKER_COOLDOWN_MS: u64 = 2_000;
+    pub const INVALIDATION_ACK_TIMEOUT_MS: u64 = 250;
+    pub const EVENT_QUEUE_CAPACITY: usize = 65_536;
+    pub const EVENT_BATCH_MAX: usize = 2_000;
+    pub const EVENT_LINGER_MS: u64 = 40;
+    pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
+    pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
+    pub const LOG: &str = "info";
+    pub const TRACE_FILTER: &str = "info,kurz=debug";
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -20,11 +48,11 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Everything `kurz serve` can be told.
+/// Everything `kurz serve` can be told, as given.
 #[derive(Clone, Args)]
 pub struct Settings {
     /// Address to listen on (port 0 picks a free one).
-    #[arg(long, env = "KURZ_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "KURZ_BIND", default_value = defaults::BIND)]
     pub bind: SocketAddr,
 
     /// `postgres://…` for PostgreSQL, `sqlite:PATH` for SQLite. Unset: the
@@ -33,23 +61,24 @@ pub struct Settings {
     pub database_url: Option<String>,
 
     /// The embedded database file, used when DATABASE_URL is unset.
-    #[arg(long, env = "KURZ_SQLITE_PATH", default_value = "kurz.db")]
+    #[arg(long, env = "KURZ_SQLITE_PATH", default_value = defaults::SQLITE_PATH)]
     pub sqlite_path: String,
 
-    /// Most database connections this process opens.
-    #[arg(long, env = "KURZ_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    /// Most database connections this process opens (SQLite: one writer
+    /// plus at most 8 readers).
+    #[arg(long, env = "KURZ_DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
 
     /// Largest JSON body accepted, in bytes (413 above it).
-    #[arg(long, env = "KURZ_JSON_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "KURZ_JSON_BODY_LIMIT", default_value_t = defaults::JSON_BODY_LIMIT)]
     pub json_body_limit: usize,
 
     /// Largest CSV upload accepted by /users/bulk, in bytes.
-    #[arg(long, env = "KURZ_CSV_BODY_LIMIT", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "KURZ_CSV_BODY_LIMIT", default_value_t = defaults::CSV_BODY_LIMIT)]
     pub csv_body_limit: usize,
 
     /// Refuse short links to loopback, private and link-local hosts.
-    #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false)]
+    #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub block_private_targets: bool,
 
     /// `redis://…` for the shared cache tier and cross-replica invalidation.
@@ -58,59 +87,64 @@ pub struct Settings {
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key and channel kurz uses.
-    #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = "kurz:")]
+    #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = defaults::REDIS_PREFIX)]
     pub redis_prefix: String,
 
     /// Most links held in the in-process cache.
-    #[arg(long, env = "KURZ_CACHE_CAPACITY", default_value_t = 100_000)]
+    #[arg(long, env = "KURZ_CACHE_CAPACITY", default_value_t = defaults::CACHE_CAPACITY)]
     pub cache_capacity: u64,
 
     /// Seconds a link stays in the in-process cache (safety net behind invalidation).
-    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = 60)]
+    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = defaults::CACHE_TTL_SECS)]
     pub cache_ttl_secs: u64,
 
-    /// Milliseconds an unknown code is remembered as unknown.
-    #[arg(long, env = "KURZ_CACHE_NEGATIVE_TTL_MS", default_value_t = 2_000)]
+    /// Milliseconds an unknown code is remembered as unknown (0: not at all).
+    #[arg(long, env = "KURZ_CACHE_NEGATIVE_TTL_MS", default_value_t = defaults::CACHE_NEGATIVE_TTL_MS)]
     pub cache_negative_ttl_ms: u64,
 
     /// Milliseconds an entry lives while Redis or its subscription is down.
-    #[arg(long, env = "KURZ_CACHE_DEGRADED_TTL_MS", default_value_t = 1_000)]
+    #[arg(long, env = "KURZ_CACHE_DEGRADED_TTL_MS", default_value_t = defaults::CACHE_DEGRADED_TTL_MS)]
     pub cache_degraded_ttl_ms: u64,
 
     /// Seconds a link stays in Redis.
-    #[arg(long, env = "KURZ_REDIS_TTL_SECS", default_value_t = 3_600)]
+    #[arg(long, env = "KURZ_REDIS_TTL_SECS", default_value_t = defaults::REDIS_TTL_SECS)]
     pub redis_ttl_secs: u64,
 
     /// Milliseconds one Redis call may take before it counts as a failure.
-    #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = defaults::REDIS_TIMEOUT_MS)]
     pub redis_timeout_ms: u64,
 
     /// Consecutive Redis failures that open the circuit breaker.
-    #[arg(long, env = "KURZ_BREAKER_FAILURES", default_value_t = 5)]
+    #[arg(long, env = "KURZ_BREAKER_FAILURES", default_value_t = defaults::BREAKER_FAILURES)]
     pub breaker_failures: u32,
 
     /// Milliseconds the breaker stays open before it probes Redis again.
-    #[arg(long, env = "KURZ_BREAKER_COOLDOWN_MS", default_value_t = 2_000)]
+    #[arg(long, env = "KURZ_BREAKER_COOLDOWN_MS", default_value_t = defaults::BREAKER_COOLDOWN_MS)]
     pub breaker_cooldown_ms: u64,
 
     /// Milliseconds a write waits for other replicas to acknowledge an invalidation.
-    #[arg(long, env = "KURZ_INVALIDATION_ACK_TIMEOUT_MS", default_value_t = 250)]
+    #[arg(long, env = "KURZ_INVALIDATION_ACK_TIMEOUT_MS", default_value_t = defaults::INVALIDATION_ACK_TIMEOUT_MS)]
     pub invalidation_ack_timeout_ms: u64,
 
     /// Redirect events the in-memory queue holds.
-    #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = 65_536)]
+    #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = defaults::EVENT_QUEUE_CAPACITY)]
     pub event_queue_capacity: usize,
 
     /// Most events written per batch.
-    #[arg(long, env = "KURZ_EVENT_BATCH_MAX", default_value_t = 2_000)]
+    #[arg(long, env = "KURZ_EVENT_BATCH_MAX", default_value_t = defaults::EVENT_BATCH_MAX)]
     pub event_batch_max: usize,
 
     /// Milliseconds a small batch waits for more events before it is written.
-    #[arg(long, env = "KURZ_EVENT_LINGER_MS", default_value_t = 40)]
+    #[arg(long, env = "KURZ_EVENT_LINGER_MS", default_value_t = defaults::EVENT_LINGER_MS)]
     pub event_linger_ms: u64,
 
+    /// Milliseconds a redirect waits for room in a full event queue before
+    /// its event is dropped (and counted).
+    #[arg(long, env = "KURZ_EVENT_OVERFLOW_WAIT_MS", default_value_t = defaults::EVENT_OVERFLOW_WAIT_MS)]
+    pub event_overflow_wait_ms: u64,
+
     /// Seconds a graceful stop may take (in-flight requests, then the event queue).
-    #[arg(long, env = "KURZ_SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
+    #[arg(long, env = "KURZ_SHUTDOWN_TIMEOUT_SECS", default_value_t = defaults::SHUTDOWN_TIMEOUT_SECS)]
     pub shutdown_timeout_secs: u64,
 
     /// Run pending migrations at start.
@@ -118,7 +152,7 @@ pub struct Settings {
     pub migrate_on_start: bool,
 
     /// Log filter, e.g. `info` or `kurz=debug,sqlx=warn`.
-    #[arg(long, env = "KURZ_LOG", default_value = "info")]
+    #[arg(long, env = "KURZ_LOG", default_value = defaults::LOG)]
     pub log: String,
 
     /// Record Prometheus metrics and serve `/metrics` (off: a 404 there, and
@@ -132,7 +166,7 @@ pub struct Settings {
     pub otlp_endpoint: Option<String>,
 
     /// Which spans are exported when tracing is on (`tracing` filter syntax).
-    #[arg(long, env = "KURZ_TRACE_FILTER", default_value = "info,kurz=debug")]
+    #[arg(long, env = "KURZ_TRACE_FILTER", default_value = defaults::TRACE_FILTER)]
     pub trace_filter: String,
 
     /// Log line format.
@@ -143,9 +177,10 @@ pub struct Settings {
 impl fmt::Debug for Settings {
     // The database URL may carry a password: show only its scheme.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let engine = crate::store::engine_of(&self.database_url()).unwrap_or("unknown");
         f.debug_struct("Settings")
             .field("bind", &self.bind)
-            .field("database", &self.engine_label())
+            .field("database", &engine)
             .field("db_max_connections", &self.db_max_connections)
             .field("json_body_limit", &self.json_body_limit)
             .field("csv_body_limit", &self.csv_body_limit)
@@ -156,81 +191,40 @@ impl fmt::Debug for Settings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {}", .0.join("; "))]
-pub struct ConfigError(pub Vec<String>);
-
 impl Settings {
-    /// Defaults for everything, on the given database and a free port.
+    /// The defaults, on the given database and a free loopback port.
     pub fn for_database(database_url: impl Into<String>) -> Self {
+        use defaults as d;
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: Some(database_url.into()),
-            sqlite_path: "kurz.db".into(),
-            db_max_connections: 8,
-            json_body_limit: 1024 * 1024,
-            csv_body_limit: 64 * 1024 * 1024,
+            sqlite_path: d::SQLITE_PATH.into(),
+            db_max_connections: d::DB_MAX_CONNECTIONS,
+            json_body_limit: d::JSON_BODY_LIMIT,
+            csv_body_limit: d::CSV_BODY_LIMIT,
             block_private_targets: false,
             redis_url: None,
-            redis_prefix: "kurz:".into(),
-            cache_capacity: 100_000,
-            cache_ttl_secs: 60,
-            cache_negative_ttl_ms: 2_000,
-            cache_degraded_ttl_ms: 1_000,
-            redis_ttl_secs: 3_600,
-            redis_timeout_ms: 50,
-            breaker_failures: 5,
-            breaker_cooldown_ms: 2_000,
-            invalidation_ack_timeout_ms: 250,
-            event_queue_capacity: 65_536,
-            event_batch_max: 2_000,
-            event_linger_ms: 40,
-            shutdown_timeout_secs: 25,
+            redis_prefix: d::REDIS_PREFIX.into(),
+            cache_capacity: d::CACHE_CAPACITY,
+            cache_ttl_secs: d::CACHE_TTL_SECS,
+            cache_negative_ttl_ms: d::CACHE_NEGATIVE_TTL_MS,
+            cache_degraded_ttl_ms: d::CACHE_DEGRADED_TTL_MS,
+            redis_ttl_secs: d::REDIS_TTL_SECS,
+            redis_timeout_ms: d::REDIS_TIMEOUT_MS,
+            breaker_failures: d::BREAKER_FAILURES,
+            breaker_cooldown_ms: d::BREAKER_COOLDOWN_MS,
+            invalidation_ack_timeout_ms: d::INVALIDATION_ACK_TIMEOUT_MS,
+            event_queue_capacity: d::EVENT_QUEUE_CAPACITY,
+            event_batch_max: d::EVENT_BATCH_MAX,
+            event_linger_ms: d::EVENT_LINGER_MS,
+            event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
+            shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,
             migrate_on_start: true,
             metrics: true,
             otlp_endpoint: None,
-            trace_filter: "info,kurz=debug".into(),
-            log: "info".into(),
+            trace_filter: d::TRACE_FILTER.into(),
+            log: d::LOG.into(),
             log_format: LogFormat::Json,
-        }
-    }
-
-    /// Checks every value at once and names each bad one.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let url = self.database_url();
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            problems
-                .push("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into());
-        }
-        if self.db_max_connections == 0 {
-            problems.push("KURZ_DB_MAX_CONNECTIONS must be at least 1".into());
-        }
-        if self.json_body_limit == 0 || self.csv_body_limit == 0 {
-            problems.push("KURZ_JSON_BODY_LIMIT and KURZ_CSV_BODY_LIMIT must be positive".into());
-        }
-        if self.event_queue_capacity == 0 || self.event_batch_max == 0 {
-            problems
-                .push("KURZ_EVENT_QUEUE_CAPACITY and KURZ_EVENT_BATCH_MAX must be positive".into());
-        }
-        if let Some(redis) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            if !(redis.starts_with("redis://")
-                || redis.starts_with("rediss://")
-                || redis.starts_with("unix://"))
-            {
-                problems.push("REDIS_URL must start with redis://, rediss:// or unix://".into());
-            }
-        }
-        if self.cache_capacity == 0 {
-            problems.push("KURZ_CACHE_CAPACITY must be at least 1".into());
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError(problems))
         }
     }
 
@@ -241,64 +235,57 @@ impl Settings {
             _ => format!("sqlite:{}", self.sqlite_path),
         }
     }
+}
 
-    fn engine_label(&self) -> &'static str {
-        if self.database_url().starts_with("sqlite:") {
-            "sqlite"
-        } else {
-            "postgres"
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
     }
 
-    pub fn target_policy(&self) -> TargetPolicy {
-        TargetPolicy {
-            block_private_hosts: self.block_private_targets,
-        }
+    #[test]
+    fn clap_and_for_database_share_their_defaults() {
+        let parsed = Cli::try_parse_from([
+            "kurz",
+            "--database-url",
+            "sqlite:x.db",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .unwrap()
+        .settings;
+        let built = Settings::for_database("sqlite:x.db");
+        assert_eq!(format!("{parsed:?}"), format!("{built:?}"));
+        assert_eq!(
+            format!("{:?}", parsed.parse().unwrap()),
+            format!("{:?}", built.parse().unwrap())
+        );
     }
 
-    pub fn recorder(&self) -> RecorderSettings {
-        RecorderSettings {
-            queue_capacity: self.event_queue_capacity,
-            max_batch: self.event_batch_max,
-            linger: Duration::from_millis(self.event_linger_ms),
-            ..RecorderSettings::default()
+    #[test]
+    fn every_bad_value_is_named_at_once() {
+        let mut settings = Settings::for_database("mysql://nope");
+        settings.db_max_connections = 0;
+        settings.cache_ttl_secs = 0;
+        settings.redis_url = Some("http://redis".into());
+        settings.log = "kurz=[".into();
+        let problems = settings.parse().unwrap_err().0;
+        for variable in [
+            "DATABASE_URL",
+            "KURZ_DB_MAX_CONNECTIONS",
+            "KURZ_CACHE_TTL_SECS",
+            "REDIS_URL",
+            "KURZ_LOG",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(variable)),
+                "{variable}: {problems:?}"
+            );
         }
-    }
-
-    pub fn cache(&self) -> CacheSettings {
-        let shared = self
-            .redis_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(|url| SharedSettings {
-                url: url.to_owned(),
-                prefix: self.redis_prefix.clone(),
-                ttl: Duration::from_secs(self.redis_ttl_secs),
-                timeout: Duration::from_millis(self.redis_timeout_ms.max(1)),
-                breaker_failures: self.breaker_failures,
-                breaker_cooldown: Duration::from_millis(self.breaker_cooldown_ms),
-                ack_timeout: Duration::from_millis(self.invalidation_ack_timeout_ms),
-            });
-        CacheSettings {
-            capacity: self.cache_capacity,
-            ttl: Duration::from_secs(self.cache_ttl_secs.max(1)),
-            negative_ttl: Duration::from_millis(self.cache_negative_ttl_ms),
-            degraded_ttl: Duration::from_millis(self.cache_degraded_ttl_ms),
-            shared,
-        }
-    }
-
-    pub fn log_settings(&self) -> crate::telemetry::logging::LogSettings<'_> {
-        crate::telemetry::logging::LogSettings {
-            filter: &self.log,
-            format: self.log_format,
-            trace_filter: &self.trace_filter,
-            otlp_endpoint: self.otlp_endpoint.as_deref(),
-        }
-    }
-
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs)
     }
 }

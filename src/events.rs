@@ -10,6 +10,7 @@
 //! batch stays in memory meanwhile. `close` stops intake and writes
 //! everything still queued: a graceful stop loses nothing.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::RedirectEvent;
-use crate::store::EventStore;
+use crate::store::Store;
 
 /// How the recorder batches and how patient it is.
 #[derive(Debug, Clone)]
@@ -31,17 +32,6 @@ pub struct RecorderSettings {
     pub linger: Duration,
     /// How long `record` waits for room in a full queue before dropping.
     pub overflow_wait: Duration,
-}
-
-impl Default for RecorderSettings {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 65_536,
-            max_batch: 2_000,
-            linger: Duration::from_millis(40),
-            overflow_wait: Duration::from_millis(100),
-        }
-    }
 }
 
 enum Command {
@@ -58,6 +48,9 @@ pub struct EventSink {
     /// Registered once: `record` is on the redirect hot path.
     depth: metrics::Gauge,
     queued: metrics::Counter,
+    /// Events this sink dropped (overflow or closed), beside the
+    /// process-wide metric, so one app's losses can be told from another's.
+    dropped: Arc<AtomicU64>,
 }
 
 /// Owns the writer task; `close` drains it.
@@ -67,7 +60,7 @@ pub struct EventRecorder {
 }
 
 impl EventRecorder {
-    pub fn start(store: Arc<dyn EventStore>, settings: RecorderSettings) -> (Self, EventSink) {
+    pub fn start(store: Arc<Store>, settings: RecorderSettings) -> (Self, EventSink) {
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let stop = CancellationToken::new();
         let writer = tokio::spawn(write_loop(store, rx, settings.clone(), stop.clone()));
@@ -76,6 +69,7 @@ impl EventRecorder {
             overflow_wait: settings.overflow_wait,
             depth: metrics::gauge!("kurz_events_queue_depth"),
             queued: metrics::counter!("kurz_events_queued_total"),
+            dropped: Arc::default(),
         };
         (Self { stop, writer }, sink)
     }
@@ -102,6 +96,7 @@ impl EventSink {
             }
             Err(mpsc::error::TrySendError::Full(command)) => command,
             Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("kurz_events_dropped_total", "reason" => "closed").increment(1);
                 return;
             }
@@ -112,9 +107,15 @@ impl EventSink {
                 self.queued.increment(1);
             }
             Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
             }
         }
+    }
+
+    /// How many events this sink has dropped since it started.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Returns once every event queued before this call is in the store.
@@ -127,7 +128,7 @@ impl EventSink {
 }
 
 async fn write_loop(
-    store: Arc<dyn EventStore>,
+    store: Arc<Store>,
     mut rx: mpsc::Receiver<Command>,
     settings: RecorderSettings,
     stop: CancellationToken,
@@ -172,7 +173,7 @@ async fn write_loop(
 }
 
 /// Writes the events of one batch, then answers its flushes.
-async fn write_batch(store: &dyn EventStore, commands: Vec<Command>) {
+async fn write_batch(store: &Store, commands: Vec<Command>) {
     let mut events = Vec::with_capacity(commands.len());
     let mut flushes = Vec::new();
     for command in commands {

@@ -3,19 +3,26 @@
 //!
 //! # Layout
 //!
-//! - `config`: one `Settings` type from flags and environment, validated once.
+//! - `config`: flags and environment (`Settings`), parsed once into typed
+//!   sections (`Config`).
 //! - `app`: builds the state and router, serves, and shuts down in order.
-//! - `api`: HTTP only; one module per resource, one JSON error type.
-//! - `domain`: newtypes that can only hold valid values, and the records.
-//! - `store`: the storage traits and the PostgreSQL and SQLite engines.
+//! - `state`: `AppState`, what handlers share (data only).
+//! - `api`: HTTP only; one module per resource, one wire struct per body,
+//!   one JSON error type, the OpenAPI document.
+//! - `service`: one call per use case; a write is the store transaction,
+//!   its events and the cache invalidation, in that order. Redirects are
+//!   served in `service/redirects.rs`.
+//! - `domain`: newtypes that can only hold valid values, the records, and
+//!   the pure rules of updates and system events.
+//! - `store`: PostgreSQL and SQLite behind one `Store`, one file per resource.
 //! - `cache`: code resolution for redirects (local → Redis → store) and
 //!   invalidation after writes, on every replica.
 //! - `events`: the recorder that batches redirect events off the request path.
-//! - `import`: the hackathon CSV formats, for `/users/bulk` and `kurz import`.
-//! - `telemetry`: logs, metrics and per-request observation.
+//! - `telemetry`: logs, metrics and per-request observation; a leaf that
+//!   imports none of the above.
 //!
-//! Dependencies point one way: `api` uses everything below it; `store`,
-//! `cache` and `events` never know about HTTP.
+//! Dependencies point one way: `app → api → service → {store, cache,
+//! events} → domain`, with `telemetry` usable from all of them.
 
 pub mod api;
 pub mod app;
@@ -23,6 +30,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod events;
-pub mod import;
+pub mod service;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! The `kurz` command: `serve` (the default), `migrate` and `import`.
+//! The `kurz` command: `serve` (the default), `migrate`, `import` and
+//! `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kurz::app::App;
 use kurz::config::Settings;
-use kurz::{import, store, telemetry};
+use kurz::service::import;
+use kurz::store::Store;
+use kurz::{api, telemetry};
 
 /// mimalloc: faster than glibc's allocator for many small, short-lived
 /// allocations across threads, and it returns memory to the system sooner.
@@ -31,6 +34,8 @@ enum Command {
     Migrate(Settings),
     /// Load the hackathon CSV files (idempotent; ids are kept).
     Import(ImportArgs),
+    /// Print the OpenAPI document (as served at /openapi.json) and exit.
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -56,6 +61,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(settings)) => serve(settings).await,
         Some(Command::Migrate(settings)) => migrate(settings).await,
         Some(Command::Import(args)) => import_files(args).await,
+        Some(Command::Openapi) => print_openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,7 +74,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init(&settings.log_settings())?;
+    let _telemetry = telemetry::init(&settings.parse()?.telemetry)?;
     let app = App::build(settings.clone()).await?;
     tracing::info!(address = %app.local_addr()?, settings = ?settings, "kurz listening");
     let stop = app.stop_token();
@@ -100,10 +106,15 @@ async fn wait_for_signal() {
     }
 }
 
+fn print_openapi() -> anyhow::Result<()> {
+    println!("{}", api::openapi_document().to_pretty_json()?);
+    Ok(())
+}
+
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init(&settings.log_settings())?;
-    settings.validate()?;
-    let store = store::connect(&settings.database_url(), 2).await?;
+    let config = settings.parse()?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
+    let store = Store::connect(&config.store.url, 2).await?;
     store.migrate().await?;
     store.close().await;
     println!("migrations applied ({})", store.engine());
@@ -111,12 +122,12 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init(&args.settings.log_settings())?;
-    args.settings.validate()?;
+    let config = args.settings.parse()?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
     if args.users.is_none() && args.urls.is_none() && args.events.is_none() {
         anyhow::bail!("name at least one of --users, --urls, --events");
     }
-    let store = store::connect(&args.settings.database_url(), 4).await?;
+    let store = Store::connect(&config.store.url, 4).await?;
     store.migrate().await?;
     // Order matters: urls need their users, events come last.
     for (kind, path) in [
@@ -129,9 +140,9 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("failed to read {}", path.display()))?;
         let report = match kind {
-            "users" => import::import_users(store.as_ref(), &bytes).await,
-            "urls" => import::import_urls(store.as_ref(), &bytes).await,
-            _ => import::import_events(store.as_ref(), &bytes).await,
+            "users" => import::import_users(&store, &bytes).await,
+            "urls" => import::import_urls(&store, &bytes).await,
+            _ => import::import_events(&store, &bytes).await,
         }
         .with_context(|| format!("failed to import {}", path.display()))?;
         println!("{kind}: {}", serde_json::to_string(&report)?);

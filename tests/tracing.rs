@@ -4,17 +4,13 @@
 //! listens; other tests running beside it in one process without a
 //! subscriber can race that cache. Alone here, the answer is stable.
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 
-use helpers::{spawn_app_with, test_settings, Engine};
+use kurz_testkit::{spawn_app_with, test_settings, Engine};
 
 /// Spans reach the OpenTelemetry SDK: the request, the cache tiers, the
 /// store calls and the event batch write (`store.append_redirects`). (Uses a thread-local subscriber, so the

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::DomainError;
-use crate::import::ImportError;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -91,11 +91,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<ImportError> for ApiError {
-    fn from(err: ImportError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
         match err {
-            ImportError::BadFile(message) => Self::bad_request(message),
-            ImportError::Store(store) => store.into(),
+            ServiceError::BadFile(message) => Self::bad_request(message),
+            ServiceError::Store(store) => store.into(),
         }
     }
 }

@@ -1,84 +1,122 @@
 //! `/events`: the append-only log (list with filters, read, append).
 
-use std::collections::BTreeMap;
-
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
+use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Fields, JsonObject, PathId};
-use super::list::{check, json_array, QueryParams};
-use crate::app::AppState;
-use crate::domain::{now_utc, Event, EventType, NewEvent};
+use super::extract::{JsonBody, PathId};
+use super::list::{integer, json_array, parse_query, ListQuery};
+use super::wire;
+use crate::domain::{now_utc, parse_details, EventType, Id, NewEvent};
+use crate::state::AppState;
 use crate::store::EventFilter;
 
-/// Body of `POST /events` (documentation only).
+/// Body of `POST /events`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct CreateEventBody {
-    event_type: String,
-    url_id: Option<i64>,
-    user_id: Option<i64>,
+    /// A label of 1..=64 characters (trimmed), no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[serde(default)]
+    event_type: Field<String>,
+    /// A link that must exist (404 otherwise); absent or null: none.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    url_id: Field<i64>,
+    /// A user that must exist (404 otherwise); absent or null: none.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    user_id: Field<i64>,
+    /// A JSON object without NUL characters; null means `{}`.
     #[schema(value_type = Option<Object>)]
-    details: Option<serde_json::Value>,
+    #[serde(default)]
+    details: Field<Map<String, Value>>,
+}
+
+impl CreateEventBody {
+    fn into_new_event(self) -> Result<NewEvent, ApiError> {
+        let mut p = Problems::default();
+        let event_type = p.required("event_type", self.event_type);
+        let event_type = event_type.and_then(|t| p.check(EventType::parse(&t)));
+        let url_id = p.nullable("url_id", self.url_id).flatten();
+        let user_id = p.nullable("user_id", self.user_id).flatten();
+        let details = p.nullable("details", self.details).flatten();
+        let details = p
+            .check(parse_details(details.map_or(Value::Null, Value::Object)))
+            .unwrap_or_default();
+        p.finish()?;
+        let Some(event_type) = event_type else {
+            return Err(ApiError::bad_request("event_type is required"));
+        };
+        // An id that is not positive names nothing: the same 404 as an
+        // unknown one.
+        let url_id = url_id
+            .map(|id| Id::new(id).ok_or_else(|| ApiError::NotFound("url not found".into())))
+            .transpose()?;
+        let user_id = user_id
+            .map(|id| Id::new(id).ok_or_else(|| ApiError::NotFound("user not found".into())))
+            .transpose()?;
+        Ok(NewEvent {
+            url_id,
+            user_id,
+            event_type,
+            timestamp: now_utc(),
+            details,
+        })
+    }
+}
+
+/// Filters of `GET /events`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct EventQuery {
+    #[param(value_type = Option<i64>)]
+    url_id: Option<String>,
+    #[param(value_type = Option<i64>)]
+    user_id: Option<String>,
+    /// e.g. `created`, `updated`, `deleted`, `redirect`.
+    event_type: Option<String>,
 }
 
 #[utoipa::path(post, path = "/events", request_body = CreateEventBody, tag = "events",
-    responses((status = 201, body = Event), (status = 400), (status = 404)))]
+    responses((status = 201, body = wire::Event), (status = 400, body = wire::ErrorBody),
+        (status = 404, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<CreateEventBody>,
 ) -> ApiResult<Response> {
-    let mut fields = Fields::new(&body);
-    let event_type = fields.required_str("event_type").map(EventType::parse);
-    let event_type = event_type.and_then(|t| fields.check(t));
-    let url_id = fields.nullable_id("url_id").flatten();
-    let user_id = fields.nullable_id("user_id").flatten();
-    let details = fields.details("details");
-    fields.finish()?;
-    let Some(event_type) = event_type else {
-        return Err(ApiError::bad_request("event_type is required"));
-    };
-    if url_id.is_some_and(|id| id < 1) {
-        return Err(ApiError::NotFound("url not found".into()));
-    }
-    if user_id.is_some_and(|id| id < 1) {
-        return Err(ApiError::NotFound("user not found".into()));
-    }
-    let new = NewEvent {
-        url_id,
-        user_id,
-        event_type,
-        timestamp: now_utc(),
-        details,
-    };
-    let event = state.store.create_event(&new).await?;
-    Ok((StatusCode::CREATED, Json(event)).into_response())
+    let event = state.service.create_event(&body.into_new_event()?).await?;
+    Ok((StatusCode::CREATED, Json(wire::Event::from(event))).into_response())
 }
 
-#[utoipa::path(get, path = "/events", tag = "events",
-    params(("url_id" = Option<i64>, Query), ("user_id" = Option<i64>, Query), ("event_type" = Option<String>, Query),
-        ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query), ("after_id" = Option<i64>, Query)),
-    responses((status = 200, body = [Event]), (status = 400)))]
+#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery, ListQuery),
+    responses((status = 200, body = [wire::Event]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
-    let params = QueryParams::parse(query.as_deref());
-    let mut problems = BTreeMap::new();
+    let filters: EventQuery = parse_query(query.as_deref())?;
+    let paging = ListQuery::parse(query.as_deref())?;
+    let mut problems = Problems::default();
     let filter = EventFilter {
-        url_id: params.integer("url_id", &mut problems),
-        user_id: params.integer("user_id", &mut problems),
-        event_type: params.text("event_type").map(|t| t.trim().to_owned()),
+        url_id: integer("url_id", filters.url_id.as_deref(), &mut problems),
+        user_id: integer("user_id", filters.user_id.as_deref(), &mut problems),
+        event_type: filters.event_type.map(|t| t.trim().to_owned()),
     };
-    let page = params.page(&mut problems);
-    check(problems)?;
-    json_array(state.store.list_events(filter, page)).await
+    let page = paging.page_with(&mut problems);
+    problems.finish_query()?;
+    json_array(state.service.list_events(filter, page), wire::Event::from).await
 }
 
-#[utoipa::path(get, path = "/events/{id}", tag = "events",
-    responses((status = 200, body = Event), (status = 404)))]
-pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<Event>> {
-    Ok(Json(state.store.get_event(id).await?))
+#[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = wire::Event), (status = 404, body = wire::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> ApiResult<Json<wire::Event>> {
+    Ok(Json(state.service.get_event(id).await?.into()))
 }

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::telemetry;
 
 /// How long readiness waits for the database before calling it down.
@@ -25,14 +25,14 @@ pub async fn live() -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, description = "database answers"), (status = 503, description = "database down or stopping")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let database = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+    let database = match tokio::time::timeout(READY_TIMEOUT, state.service.store().ping()).await {
         Ok(Ok(())) => "ok",
         _ => "unavailable",
     };
     let stopping = state.stopping.load(Ordering::Relaxed);
     let mut checks = serde_json::Map::new();
     checks.insert("database".into(), json!(database));
-    if let Some(cache) = state.links.health().await {
+    if let Some(cache) = state.service.links().health().await {
         checks.insert("cache".into(), json!(cache));
     }
     if stopping {
@@ -55,7 +55,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             .into_response();
     };
     telemetry::process::refresh();
-    for pool in state.store.pool_stats() {
+    for pool in state.service.store().pool_stats() {
         metrics::gauge!("kurz_db_pool_connections", "pool" => pool.name).set(f64::from(pool.size));
         metrics::gauge!("kurz_db_pool_idle_connections", "pool" => pool.name).set(pool.idle as f64);
         metrics::gauge!("kurz_db_pool_max_connections", "pool" => pool.name)

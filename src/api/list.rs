@@ -6,118 +6,142 @@
 //! awaited before the answer starts, so a store that is down still gets a
 //! proper JSON error instead of a cut-off 200.
 
-use std::collections::BTreeMap;
-
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
+use super::body::Problems;
 use super::error::ApiError;
 use crate::store::{Page, RowStream};
 
-const DEFAULT_PER_PAGE: u32 = 100;
-const MAX_PER_PAGE: u32 = 1000;
+pub const DEFAULT_PER_PAGE: u32 = 100;
+pub const MAX_PER_PAGE: u32 = 1000;
 /// Bytes gathered before a chunk is handed to the connection.
 const CHUNK_BYTES: usize = 16 * 1024;
 
-/// The query string as name → value (the last one wins on repeats).
-pub struct QueryParams(BTreeMap<String, String>);
+/// Reads a query string into one of the query structs below. Values stay
+/// text here, so a bad one is reported by name, with every other bad one.
+pub fn parse_query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+}
 
-impl QueryParams {
-    pub fn parse(raw: Option<&str>) -> Self {
-        let pairs = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        Self(pairs)
+/// Which slice of a list: `page`/`per_page`, or `after_id`/`per_page`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct ListQuery {
+    /// 1-based page number; `per_page` defaults to 100. Not with `after_id`.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
+    page: Option<String>,
+    /// Rows per page (1..=1000); alone, it means page 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    per_page: Option<String>,
+    /// Keyset paging: rows with an id greater than this.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    after_id: Option<String>,
+}
+
+/// An integer parameter; anything else is a problem named after it.
+pub fn integer(name: &str, raw: Option<&str>, problems: &mut Problems) -> Option<i64> {
+    let raw = raw?;
+    match raw.trim().parse::<i64>() {
+        Ok(value) => Some(value),
+        Err(_) => {
+            problems.add(name, "must be an integer");
+            None
+        }
+    }
+}
+
+/// `true` or `false` (any case); anything else is a problem.
+pub fn boolean(name: &str, raw: Option<&str>, problems: &mut Problems) -> Option<bool> {
+    match raw?.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            problems.add(name, "must be true or false");
+            None
+        }
+    }
+}
+
+impl ListQuery {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        parse_query(raw)
     }
 
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    /// The page asked for, with the contract's defaults; a 400 naming
+    /// every bad parameter otherwise.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let mut problems = Problems::default();
+        let page = self.page_with(&mut problems);
+        problems.finish_query()?;
+        Ok(page)
     }
 
-    /// An integer filter; anything else is a 400.
-    pub fn integer(&self, name: &str, problems: &mut BTreeMap<String, String>) -> Option<i64> {
-        let raw = self.text(name)?;
-        match raw.trim().parse::<i64>() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                problems.insert(name.into(), "must be an integer".into());
-                None
+    /// Like `page`, adding problems to those of the filters.
+    pub fn page_with(&self, problems: &mut Problems) -> Page {
+        let page = integer("page", self.page.as_deref(), problems);
+        let per_page = integer("per_page", self.per_page.as_deref(), problems);
+        let after_id = integer("after_id", self.after_id.as_deref(), problems);
+        let page = page.filter(|p| {
+            let ok = (1..=i64::from(u32::MAX)).contains(p);
+            if !ok {
+                problems.add("page", format!("must be at least 1, got {p}"));
             }
-        }
-    }
-
-    /// `true` or `false` (any case); anything else is a 400.
-    pub fn boolean(&self, name: &str, problems: &mut BTreeMap<String, String>) -> Option<bool> {
-        let raw = self.text(name)?;
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => {
-                problems.insert(name.into(), "must be true or false".into());
-                None
+            ok
+        });
+        let per_page = per_page.filter(|n| {
+            let ok = (1..=i64::from(MAX_PER_PAGE)).contains(n);
+            if !ok {
+                problems.add(
+                    "per_page",
+                    format!("must be between 1 and {MAX_PER_PAGE}, got {n}"),
+                );
             }
-        }
-    }
-
-    /// `page`/`per_page` or `after_id`/`per_page`, with the contract's defaults.
-    pub fn page(&self, problems: &mut BTreeMap<String, String>) -> Page {
-        let page = self.integer("page", problems);
-        let per_page = self.integer("per_page", problems);
-        let after_id = self.integer("after_id", problems);
-        if let Some(p) = page.filter(|p| *p < 1 || *p > i64::from(u32::MAX)) {
-            problems.insert("page".into(), format!("must be at least 1, got {p}"));
-        }
-        if let Some(n) = per_page.filter(|n| *n < 1 || *n > i64::from(MAX_PER_PAGE)) {
-            problems.insert(
-                "per_page".into(),
-                format!("must be between 1 and {MAX_PER_PAGE}, got {n}"),
-            );
-        }
-        if let Some(a) = after_id.filter(|a| *a < 0) {
-            problems.insert("after_id".into(), format!("must not be negative, got {a}"));
-        }
+            ok
+        });
+        let after_id = after_id.filter(|a| {
+            if *a < 0 {
+                problems.add("after_id", format!("must not be negative, got {a}"));
+            }
+            *a >= 0
+        });
         if after_id.is_some() && page.is_some() {
-            problems.insert("after_id".into(), "cannot be combined with page".into());
+            problems.add("after_id", "cannot be combined with page");
         }
-        let per_page = per_page.map_or(DEFAULT_PER_PAGE, |n| n.clamp(1, 1000) as u32);
+        // Each value was checked against its range just above.
+        let per_page = per_page.map_or(DEFAULT_PER_PAGE, |n| n as u32);
         match (after_id, page) {
-            (Some(after_id), _) => Page::After {
-                after_id: after_id.max(0),
-                per_page,
-            },
+            (Some(after_id), _) => Page::After { after_id, per_page },
             (None, Some(page)) => Page::Offset {
-                page: page.clamp(1, i64::from(u32::MAX)) as u32,
+                page: page as u32,
                 per_page,
             },
-            (None, None) if self.text("per_page").is_some() => Page::Offset { page: 1, per_page },
+            (None, None) if self.per_page.is_some() => Page::Offset { page: 1, per_page },
             (None, None) => Page::All,
         }
     }
 }
 
-/// Fails with a 400 naming every bad parameter, if any.
-pub fn check(problems: BTreeMap<String, String>) -> Result<(), ApiError> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest {
-            message: "invalid query parameter".into(),
-            details: problems,
-        })
-    }
-}
-
-/// Answers with the stream as a JSON array.
-pub async fn json_array<T>(mut rows: RowStream<T>) -> Result<Response, ApiError>
+/// Answers with the stream as a JSON array, each row turned into its wire
+/// shape by `wire`.
+pub async fn json_array<R, T>(
+    mut rows: RowStream<R>,
+    wire: fn(R) -> T,
+) -> Result<Response, ApiError>
 where
+    R: Send + 'static,
     T: Serialize + Send + 'static,
 {
     let first = match rows.next().await {
         None => return Ok(([(header::CONTENT_TYPE, json_type())], "[]").into_response()),
-        Some(row) => row?,
+        Some(row) => wire(row?),
     };
     let body = async_stream::stream! {
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + 1024);
@@ -128,7 +152,7 @@ where
         }
         while let Some(row) = rows.next().await {
             let row = match row {
-                Ok(row) => row,
+                Ok(row) => wire(row),
                 Err(e) => {
                     tracing::error!(error = %e, "list stream failed part-way; closing the response");
                     yield Err(std::io::Error::other(e));
@@ -162,14 +186,10 @@ fn json_type() -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn page_of(query: &str) -> Result<Page, BTreeMap<String, String>> {
-        let mut problems = BTreeMap::new();
-        let page = QueryParams::parse(Some(query)).page(&mut problems);
-        if problems.is_empty() {
-            Ok(page)
-        } else {
-            Err(problems)
-        }
+    fn page_of(query: &str) -> Result<Page, ()> {
+        ListQuery::parse(Some(query))
+            .and_then(|q| q.page())
+            .map_err(|_| ())
     }
 
     #[test]

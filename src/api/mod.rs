@@ -1,18 +1,23 @@
 //! HTTP only: the router, one module per resource, one error type.
 //!
-//! Handlers parse input into domain types, make one or two calls, and map
-//! the result; no SQL, cache logic or retries here. Every answer that is not
+//! Handlers parse input into domain types (each body is one wire struct,
+//! see `body`), make ONE call to the `Service`, and map the result to a
+//! wire shape (`wire`); no SQL, cache logic or retries here. The OpenAPI
+//! document is generated from the same structs (`openapi`). Every answer that is not
 //! a success is JSON, including unknown routes (404), wrong methods (405,
 //! with `Allow`), oversized bodies (413) and panics (500).
 
+mod body;
 mod error;
 mod events;
 mod extract;
 mod health;
 mod list;
+mod openapi;
 mod redirect;
 mod urls;
 mod users;
+mod wire;
 
 use std::any::Any;
 
@@ -24,56 +29,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ApiResult};
+pub use openapi::openapi_document;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::telemetry;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "kurz",
-        description = "A URL shortener: users, short links, redirects and their event log."
-    ),
-    paths(
-        health::live,
-        health::ready,
-        health::metrics,
-        users::create,
-        users::list,
-        users::get,
-        users::update,
-        users::delete,
-        users::bulk,
-        urls::create,
-        urls::list,
-        urls::get,
-        urls::update,
-        urls::delete,
-        redirect::follow,
-        redirect::follow_legacy,
-        events::create,
-        events::list,
-        events::get,
-    ),
-    components(schemas(
-        crate::domain::User,
-        crate::domain::ShortUrl,
-        crate::domain::Event,
-        users::CreateUserBody,
-        users::UpdateUserBody,
-        users::BulkUpload,
-        urls::CreateUrlBody,
-        urls::UpdateUrlBody,
-        events::CreateEventBody,
-        crate::import::ImportReport,
-        crate::import::RowError,
-    ))
-)]
-pub struct ApiDoc;
 
 /// The whole HTTP surface, ready to serve.
 pub fn router(state: AppState) -> Router {
@@ -101,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", get(events::get))
         .route("/{code}", get(redirect::follow))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi_document()))
         .fallback(unknown_route)
         // Inside out: a panic becomes a JSON 500 before the outer layers see
         // the response, so it still gets its request id and access-log line.
@@ -109,7 +71,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(middleware::map_response(json_for_bare_errors))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state
+                .metrics
+                .as_ref()
+                .map(|_| std::sync::Arc::new(telemetry::http::HttpMetrics::default())),
             telemetry::observe_request,
         ))
         .with_state(state)

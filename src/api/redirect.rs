@@ -1,8 +1,8 @@
 //! The short link itself: `GET|HEAD /{code}` and `/urls/{code}/redirect`.
 //!
-//! This is the hot path: resolve through `Links` (no store round trip on a
-//! cache hit), answer 302, and hand the `redirect` event to the recorder's
-//! queue. Nothing here waits on a database write.
+//! The hot path's HTTP side: parse the code, one call to
+//! `Service::follow` (service/redirects.rs: cache tiers, then the event
+//! queue), answer 302 / 404 / 410. Nothing here waits on a database write.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -10,15 +10,18 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::PathText;
-use crate::app::AppState;
-use crate::domain::{now_utc, redirect_location, RedirectEvent, ShortCode};
+use super::wire;
+use crate::domain::{redirect_location, ShortCode};
+use crate::service::{Redirect, Visit};
+use crate::state::AppState;
 
 /// Longest header value copied into an event's details.
 const MAX_HEADER_CHARS: usize = 512;
 
 #[utoipa::path(get, path = "/{code}", tag = "redirects",
-    params(("code" = String, Path, description = "short code")),
-    responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
+    params(("code" = String, Path, description = "short code", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
+    responses((status = 302, description = "Location: the target"), (status = 404, body = wire::ErrorBody),
+        (status = 410, body = wire::ErrorBody)))]
 pub async fn follow(
     State(state): State<AppState>,
     PathText(raw_code): PathText,
@@ -26,28 +29,22 @@ pub async fn follow(
 ) -> ApiResult<Response> {
     let not_found = || ApiError::NotFound("short code not found".into());
     let code = ShortCode::parse(&raw_code).map_err(|_| not_found())?;
-    let link = state.links.resolve(&code).await?.ok_or_else(not_found)?;
-    if !link.is_active {
-        return Err(ApiError::Gone);
-    }
-    let location = redirect_location(&link.original_url, request.uri().query());
+    let visit = (request.method() == Method::GET).then(|| {
+        let headers = request.headers();
+        Visit {
+            referrer: header_text(headers, &header::REFERER),
+            user_agent: header_text(headers, &header::USER_AGENT),
+        }
+    });
+    let target = match state.service.follow(&code, visit).await? {
+        Redirect::Found(target) => target,
+        Redirect::Gone => return Err(ApiError::Gone),
+        Redirect::Unknown => return Err(not_found()),
+    };
+    let location = redirect_location(&target, request.uri().query());
     let location = HeaderValue::try_from(location).map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("stored target is not a header value"))
     })?;
-    if request.method() == Method::GET {
-        let headers = request.headers();
-        state
-            .events
-            .record(RedirectEvent {
-                url_id: link.url_id,
-                user_id: link.user_id,
-                timestamp: now_utc(),
-                short_code: code.as_str().into(),
-                referrer: header_text(headers, &header::REFERER),
-                user_agent: header_text(headers, &header::USER_AGENT),
-            })
-            .await;
-    }
     Ok((
         StatusCode::FOUND,
         [
@@ -64,8 +61,9 @@ pub async fn follow(
 
 /// `/urls/{code}/redirect`, the path the hackathon clients use.
 #[utoipa::path(get, path = "/urls/{code}/redirect", tag = "redirects",
-    params(("code" = String, Path, description = "short code")),
-    responses((status = 302, description = "Location: the target"), (status = 404), (status = 410)))]
+    params(("code" = String, Path, description = "short code", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
+    responses((status = 302, description = "Location: the target"), (status = 404, body = wire::ErrorBody),
+        (status = 410, body = wire::ErrorBody)))]
 pub async fn follow_legacy(
     state: State<AppState>,
     code: PathText,

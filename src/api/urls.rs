@@ -1,151 +1,185 @@
 //! `/urls`: create, read, list (filters), update, delete.
-//!
-//! Every write that changes what a code resolves to goes through
-//! `Links::invalidate` before the answer is sent.
-
-use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
+use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Fields, JsonObject, PathId};
-use super::list::{check, json_array, QueryParams};
-use crate::app::AppState;
-use crate::domain::{NewShortUrl, ShortCode, ShortUrl, TargetUrl, Title, UrlPatch};
-use crate::store::{StoreError, UrlFilter};
+use super::extract::{JsonBody, PathId};
+use super::list::{boolean, integer, json_array, parse_query, ListQuery};
+use super::wire;
+use crate::domain::{Id, NewShortUrl, ShortCode, TargetPolicy, TargetUrl, Title, UrlPatch};
+use crate::state::AppState;
+use crate::store::UrlFilter;
 
-/// Body of `POST /urls` (documentation only).
+/// Body of `POST /urls`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct CreateUrlBody {
-    user_id: i64,
-    original_url: String,
-    title: Option<String>,
-    /// Custom alias, 3..=32 of `[A-Za-z0-9_-]`; random 6-char code if absent.
-    short_code: Option<String>,
+    /// The owner; must exist (404 otherwise).
+    #[schema(value_type = i64, required = true, minimum = 1)]
+    #[serde(default)]
+    user_id: Field<i64>,
+    /// Absolute http(s) URL with a host and no credentials, at most 2048
+    /// characters; surrounding white space is trimmed.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 2048, format = "uri",
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@/?#\u0000-\u001F\u007F-\u009F]+([/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$")]
+    #[serde(default)]
+    original_url: Field<String>,
+    /// At most 256 characters, no control characters.
+    #[schema(value_type = Option<String>, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[serde(default)]
+    title: Field<String>,
+    /// A custom alias: 3..=32 of `[A-Za-z0-9_-]`, not a reserved word
+    /// (users, urls, events, health, metrics, openapi.json, docs; any case).
+    /// A random 6-character code when absent or null.
+    #[schema(value_type = Option<String>, min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_-]{3,32}$")]
+    #[serde(default)]
+    short_code: Field<String>,
 }
 
-/// Body of `PUT /urls/{id}`: any subset of the fields.
+impl CreateUrlBody {
+    fn into_new_url(self, policy: TargetPolicy) -> Result<NewShortUrl, ApiError> {
+        let mut p = Problems::default();
+        let user_id = p.required("user_id", self.user_id);
+        let target = p.required("original_url", self.original_url);
+        let target = target.and_then(|t| p.check(TargetUrl::parse(&t, policy)));
+        let title = p.nullable("title", self.title).flatten();
+        let title = title.and_then(|t| p.check(Title::parse(&t)));
+        let alias = p.nullable("short_code", self.short_code).flatten();
+        let alias = alias.and_then(|a| p.check(ShortCode::parse_alias(&a)));
+        p.finish()?;
+        let (Some(user_id), Some(target)) = (user_id, target) else {
+            return Err(ApiError::bad_request(
+                "user_id and original_url are required",
+            ));
+        };
+        // A user id that is not positive names no user: the same 404 as an
+        // unknown one.
+        let user_id =
+            Id::new(user_id).ok_or_else(|| ApiError::NotFound("user not found".into()))?;
+        Ok(NewShortUrl {
+            user_id,
+            target,
+            title,
+            alias,
+        })
+    }
+}
+
+/// Body of `PUT /urls/{id}`: at least one of the fields. `short_code` and
+/// `user_id` cannot change and are ignored like any unknown field.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct UpdateUrlBody {
-    title: Option<String>,
-    is_active: Option<bool>,
-    original_url: Option<String>,
+    /// null clears the title.
+    #[schema(value_type = Option<String>, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[serde(default)]
+    title: Field<String>,
+    #[schema(value_type = bool)]
+    #[serde(default)]
+    is_active: Field<bool>,
+    #[schema(value_type = String, min_length = 1, max_length = 2048, format = "uri",
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@/?#\u0000-\u001F\u007F-\u009F]+([/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$")]
+    #[serde(default)]
+    original_url: Field<String>,
+}
+
+impl UpdateUrlBody {
+    /// The fields of which an update names at least one.
+    pub const FIELDS: &'static [&'static str] = &["title", "is_active", "original_url"];
+
+    fn into_patch(self, policy: TargetPolicy) -> Result<UrlPatch, ApiError> {
+        let named = self.title.is_present()
+            || self.is_active.is_present()
+            || self.original_url.is_present();
+        let mut p = Problems::default();
+        let title = p.nullable("title", self.title);
+        let title = title.and_then(|t| p.check(t.map(|t| Title::parse(&t)).transpose()));
+        let is_active = p.optional("is_active", self.is_active);
+        let target = p.optional("original_url", self.original_url);
+        let target = target.and_then(|t| p.check(TargetUrl::parse(&t, policy)));
+        p.finish()?;
+        if !named {
+            return Err(ApiError::bad_request(
+                "nothing to update: send title, is_active and/or original_url",
+            ));
+        }
+        Ok(UrlPatch {
+            title,
+            is_active,
+            target,
+        })
+    }
+}
+
+/// Filters of `GET /urls`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct UrlQuery {
+    /// Only this user's links (an unknown id gives `[]`).
+    #[param(value_type = Option<i64>)]
+    user_id: Option<String>,
+    /// `true` or `false`.
+    #[param(value_type = Option<bool>)]
+    is_active: Option<String>,
 }
 
 #[utoipa::path(post, path = "/urls", request_body = CreateUrlBody, tag = "urls",
-    responses((status = 201, body = ShortUrl), (status = 400), (status = 404), (status = 409)))]
+    responses((status = 201, body = wire::ShortUrl), (status = 400, body = wire::ErrorBody),
+        (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<CreateUrlBody>,
 ) -> ApiResult<Response> {
-    let mut fields = Fields::new(&body);
-    let user_id = fields.required_id("user_id");
-    let target = fields
-        .required_str("original_url")
-        .map(|u| TargetUrl::parse(u, state.policy));
-    let target = target.and_then(|t| fields.check(t));
-    let title = fields.nullable_str("title").flatten().map(Title::parse);
-    let title = title.and_then(|t| fields.check(t));
-    let alias = fields
-        .nullable_str("short_code")
-        .flatten()
-        .map(ShortCode::parse_alias);
-    let alias = alias.and_then(|a| fields.check(a));
-    fields.finish()?;
-    let (Some(user_id), Some(target)) = (user_id, target) else {
-        return Err(ApiError::bad_request(
-            "user_id and original_url are required",
-        ));
-    };
-    if user_id < 1 {
-        return Err(ApiError::NotFound("user not found".into()));
-    }
-    let custom_alias = alias.is_some();
-    let new = NewShortUrl {
-        user_id,
-        target,
-        title,
-        alias,
-    };
-    let url = state.store.create_url(&new).await?;
-    state.links.created(&url.short_code, custom_alias).await;
-    Ok((StatusCode::CREATED, Json(url)).into_response())
+    let new = body.into_new_url(state.policy)?;
+    let url = state.service.create_url(&new).await?;
+    Ok((StatusCode::CREATED, Json(wire::ShortUrl::from(url))).into_response())
 }
 
-#[utoipa::path(get, path = "/urls", tag = "urls",
-    params(("user_id" = Option<i64>, Query), ("is_active" = Option<bool>, Query),
-        ("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query), ("after_id" = Option<i64>, Query)),
-    responses((status = 200, body = [ShortUrl]), (status = 400)))]
+#[utoipa::path(get, path = "/urls", tag = "urls", params(UrlQuery, ListQuery),
+    responses((status = 200, body = [wire::ShortUrl]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
-    let params = QueryParams::parse(query.as_deref());
-    let mut problems = BTreeMap::new();
+    let filters: UrlQuery = parse_query(query.as_deref())?;
+    let paging = ListQuery::parse(query.as_deref())?;
+    let mut problems = Problems::default();
     let filter = UrlFilter {
-        user_id: params.integer("user_id", &mut problems),
-        is_active: params.boolean("is_active", &mut problems),
+        user_id: integer("user_id", filters.user_id.as_deref(), &mut problems),
+        is_active: boolean("is_active", filters.is_active.as_deref(), &mut problems),
     };
-    let page = params.page(&mut problems);
-    check(problems)?;
-    json_array(state.store.list_urls(filter, page)).await
+    let page = paging.page_with(&mut problems);
+    problems.finish_query()?;
+    json_array(state.service.list_urls(filter, page), wire::ShortUrl::from).await
 }
 
-#[utoipa::path(get, path = "/urls/{id}", tag = "urls",
-    responses((status = 200, body = ShortUrl), (status = 404)))]
-pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<ShortUrl>> {
-    Ok(Json(state.store.get_url(id).await?))
+#[utoipa::path(get, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = wire::ShortUrl), (status = 404, body = wire::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    PathId(id): PathId,
+) -> ApiResult<Json<wire::ShortUrl>> {
+    Ok(Json(state.service.get_url(id).await?.into()))
 }
 
 #[utoipa::path(put, path = "/urls/{id}", request_body = UpdateUrlBody, tag = "urls",
-    responses((status = 200, body = ShortUrl), (status = 400), (status = 404)))]
+    params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = wire::ShortUrl), (status = 400, body = wire::ErrorBody),
+        (status = 404, body = wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
-    JsonObject(body): JsonObject,
-) -> ApiResult<Json<ShortUrl>> {
-    let mut fields = Fields::new(&body);
-    let title = fields
-        .nullable_str("title")
-        .map(|t| t.map(Title::parse).transpose());
-    let title = title.and_then(|t| fields.check(t));
-    let is_active = fields.optional_bool("is_active");
-    let target = fields
-        .optional_str("original_url")
-        .map(|u| TargetUrl::parse(u, state.policy));
-    let target = target.and_then(|t| fields.check(t));
-    let nothing_to_update = !["title", "is_active", "original_url"]
-        .iter()
-        .any(|f| fields.has(f));
-    fields.finish()?;
-    if nothing_to_update {
-        return Err(ApiError::bad_request(
-            "nothing to update: send title, is_active and/or original_url",
-        ));
-    }
-    let patch = UrlPatch {
-        title,
-        is_active,
-        target,
-    };
-    let change = state.store.update_url(id, &patch).await?;
-    if change.changed {
-        state.links.invalidate(&change.short_code).await;
-    }
-    Ok(Json(change.url))
+    JsonBody(body): JsonBody<UpdateUrlBody>,
+) -> ApiResult<Json<wire::ShortUrl>> {
+    let patch = body.into_patch(state.policy)?;
+    Ok(Json(state.service.update_url(id, &patch).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/urls/{id}", tag = "urls",
-    responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 204), (status = 404, body = wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
-    let url = state.store.delete_url(id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => ApiError::NotFound("url not found".into()),
-        other => other.into(),
-    })?;
-    state.links.invalidate(&url.short_code).await;
+    state.service.delete_url(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,106 +5,132 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Fields, JsonObject, PathId};
-use super::list::{check, json_array, QueryParams};
-use crate::app::AppState;
-use crate::domain::{now_utc, Email, NewUser, User, UserPatch, Username};
-use crate::import::{self, ImportReport};
+use super::extract::{JsonBody, PathId};
+use super::list::{json_array, ListQuery};
+use super::wire;
+use crate::domain::{now_utc, Email, NewUser, UserPatch, Username};
+use crate::service::ImportReport;
+use crate::state::AppState;
 
-/// Body of `POST /users` (documentation only: parsing is done field by field).
+/// Body of `POST /users`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct CreateUserBody {
-    username: String,
-    email: String,
+    /// Trimmed; 1..=64 characters, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[serde(default)]
+    username: Field<String>,
+    /// Unique, case-insensitively; at most 254 characters.
+    #[schema(value_type = String, required = true, max_length = 254, format = Email,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s\u0000-\u001F\u007F-\u009F]+\.[^@\s\u0000-\u001F\u007F-\u009F]+$")]
+    #[serde(default)]
+    email: Field<String>,
 }
 
-/// Body of `PUT /users/{id}`: any subset of the fields.
+impl CreateUserBody {
+    fn into_new_user(self) -> Result<NewUser, ApiError> {
+        let mut p = Problems::default();
+        let username = p.required("username", self.username);
+        let username = username.and_then(|u| p.check(Username::parse(&u)));
+        let email = p.required("email", self.email);
+        let email = email.and_then(|e| p.check(Email::parse(&e)));
+        p.finish()?;
+        let (Some(username), Some(email)) = (username, email) else {
+            return Err(ApiError::bad_request("username and email are required"));
+        };
+        Ok(NewUser {
+            id: None,
+            username,
+            email,
+            created_at: now_utc(),
+        })
+    }
+}
+
+/// Body of `PUT /users/{id}`: at least one of the fields.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct UpdateUserBody {
-    username: Option<String>,
-    email: Option<String>,
+    #[schema(value_type = String, min_length = 1, max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[serde(default)]
+    username: Field<String>,
+    #[schema(value_type = String, max_length = 254, format = Email,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s\u0000-\u001F\u007F-\u009F]+\.[^@\s\u0000-\u001F\u007F-\u009F]+$")]
+    #[serde(default)]
+    email: Field<String>,
+}
+
+impl UpdateUserBody {
+    /// The fields of which an update names at least one.
+    pub const FIELDS: &'static [&'static str] = &["username", "email"];
+
+    fn into_patch(self) -> Result<UserPatch, ApiError> {
+        let named = self.username.is_present() || self.email.is_present();
+        let mut p = Problems::default();
+        let username = p.optional("username", self.username);
+        let username = username.and_then(|u| p.check(Username::parse(&u)));
+        let email = p.optional("email", self.email);
+        let email = email.and_then(|e| p.check(Email::parse(&e)));
+        p.finish()?;
+        if !named {
+            return Err(ApiError::bad_request(
+                "nothing to update: send username and/or email",
+            ));
+        }
+        Ok(UserPatch { username, email })
+    }
 }
 
 #[utoipa::path(post, path = "/users", request_body = CreateUserBody, tag = "users",
-    responses((status = 201, body = User), (status = 400), (status = 409)))]
+    responses((status = 201, body = wire::User), (status = 400, body = wire::ErrorBody),
+        (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    JsonBody(body): JsonBody<CreateUserBody>,
 ) -> ApiResult<Response> {
-    let mut fields = Fields::new(&body);
-    let username = fields.required_str("username").map(Username::parse);
-    let username = username.and_then(|u| fields.check(u));
-    let email = fields.required_str("email").map(Email::parse);
-    let email = email.and_then(|e| fields.check(e));
-    fields.finish()?;
-    let (Some(username), Some(email)) = (username, email) else {
-        return Err(ApiError::bad_request("username and email are required"));
-    };
-    let new = NewUser {
-        id: None,
-        username,
-        email,
-        created_at: now_utc(),
-    };
-    let user = state.store.create_user(&new).await?;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    let user = state.service.create_user(&body.into_new_user()?).await?;
+    Ok((StatusCode::CREATED, Json(wire::User::from(user))).into_response())
 }
 
-#[utoipa::path(get, path = "/users", tag = "users",
-    params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query), ("after_id" = Option<i64>, Query)),
-    responses((status = 200, body = [User]), (status = 400)))]
+#[utoipa::path(get, path = "/users", tag = "users", params(ListQuery),
+    responses((status = 200, body = [wire::User]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
-    let params = QueryParams::parse(query.as_deref());
-    let mut problems = BTreeMap::new();
-    let page = params.page(&mut problems);
-    check(problems)?;
-    json_array(state.store.list_users(page)).await
+    let page = ListQuery::parse(query.as_deref())?.page()?;
+    json_array(state.service.list_users(page), wire::User::from).await
 }
 
-#[utoipa::path(get, path = "/users/{id}", tag = "users",
-    responses((status = 200, body = User), (status = 404)))]
-pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<User>> {
-    Ok(Json(state.store.get_user(id).await?))
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = wire::User), (status = 404, body = wire::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<wire::User>> {
+    Ok(Json(state.service.get_user(id).await?.into()))
 }
 
 #[utoipa::path(put, path = "/users/{id}", request_body = UpdateUserBody, tag = "users",
-    responses((status = 200, body = User), (status = 400), (status = 404), (status = 409)))]
+    params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = wire::User), (status = 400, body = wire::ErrorBody),
+        (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     PathId(id): PathId,
-    JsonObject(body): JsonObject,
-) -> ApiResult<Json<User>> {
-    let mut fields = Fields::new(&body);
-    let username = fields.optional_str("username").map(Username::parse);
-    let username = username.and_then(|u| fields.check(u));
-    let email = fields.optional_str("email").map(Email::parse);
-    let email = email.and_then(|e| fields.check(e));
-    let nothing_to_update = !fields.has("username") && !fields.has("email");
-    fields.finish()?;
-    if nothing_to_update {
-        return Err(ApiError::bad_request(
-            "nothing to update: send username and/or email",
-        ));
-    }
-    let patch = UserPatch { username, email };
-    Ok(Json(state.store.update_user(id, &patch).await?))
+    JsonBody(body): JsonBody<UpdateUserBody>,
+) -> ApiResult<Json<wire::User>> {
+    let user = state.service.update_user(id, &body.into_patch()?).await?;
+    Ok(Json(user.into()))
 }
 
-#[utoipa::path(delete, path = "/users/{id}", tag = "users",
-    responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 204), (status = 404, body = wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
-    let codes = state.store.delete_user(id).await?;
-    state.links.invalidate_all(&codes).await;
+    state.service.delete_user(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Multipart form of `POST /users/bulk` (documentation only).
+/// Multipart form of `POST /users/bulk`. Read field by field as a stream
+/// (the file may be 64 MiB), so it is documented here and read below.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct BulkUpload {
@@ -115,7 +141,8 @@ pub struct BulkUpload {
 
 #[utoipa::path(post, path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = ImportReport), (status = 400), (status = 413)))]
+    responses((status = 201, body = ImportReport), (status = 400, body = wire::ErrorBody),
+        (status = 413, body = wire::ErrorBody)))]
 pub async fn bulk(
     State(state): State<AppState>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -136,7 +163,7 @@ pub async fn bulk(
         }
     }
     let file = file.ok_or_else(|| ApiError::bad_request("missing multipart field 'file'"))?;
-    let report = import::import_users(state.store.as_ref(), &file).await?;
+    let report = state.service.import_users(&file).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 

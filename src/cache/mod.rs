@@ -76,7 +76,7 @@ impl LookupCounters {
 
 #[derive(Clone)]
 pub struct Links {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     local: Arc<LocalCache>,
     shared: Option<Arc<SharedCache>>,
     settings: Arc<CacheSettings>,
@@ -87,7 +87,7 @@ impl Links {
     /// Builds the tiers; with Redis configured, also returns the subscriber
     /// task, which runs until `stop` is cancelled.
     pub fn start(
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         settings: CacheSettings,
         stop: CancellationToken,
     ) -> anyhow::Result<(Self, Option<JoinHandle<()>>)> {

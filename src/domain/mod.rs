@@ -1,14 +1,19 @@
 //! Plain types and rules of kurz, free of HTTP and SQL.
 //!
-//! Every value that crosses the edge (a request body, a CSV cell) is parsed
-//! once into one of these newtypes; anything holding a `Username`, `Email`,
-//! `TargetUrl`, `ShortCode` or `EventType` is valid by construction.
+//! Every value that crosses the edge (a request body, a path segment, a CSV
+//! cell) is parsed once into one of these newtypes; anything holding an `Id`,
+//! `Username`, `Email`, `TargetUrl`, `ShortCode` or `EventType` is valid by
+//! construction. The rules that decide what a partial update changes, and
+//! which events the service writes for it, live in `inputs` as pure code.
 
 mod details;
 mod email;
 mod error;
 mod event_type;
-mod models;
+mod id;
+mod inputs;
+mod records;
+mod redirect_event;
 mod short_code;
 mod target_url;
 mod time;
@@ -19,12 +24,14 @@ pub use details::parse_details;
 pub use email::Email;
 pub use error::DomainError;
 pub use event_type::EventType;
-pub use models::{
-    Event, Link, NewEvent, NewShortUrl, NewUser, RedirectDetails, RedirectEvent, ShortUrl,
-    UrlPatch, User, UserPatch,
+pub use id::Id;
+pub use inputs::{
+    DeleteReason, NewEvent, NewShortUrl, NewUser, UrlPatch, UrlUpdate, UserPatch, UserUpdate,
 };
-pub use short_code::{ShortCode, RESERVED_WORDS};
+pub use records::{Event, Link, ShortUrl, User};
+pub use redirect_event::{RedirectDetails, RedirectEvent};
+pub use short_code::{CodeSource, ShortCode, RESERVED_WORDS};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};
-pub use time::{now_utc, parse_timestamp, serialize_timestamp};
+pub use time::{format_timestamp, now_utc, parse_timestamp};
 pub use title::Title;
 pub use username::Username;

@@ -4,6 +4,8 @@
 //! CSPRNG-seeded `ThreadRng` (ChaCha); custom aliases are 3..=32 characters of
 //! `[A-Za-z0-9_-]` and may not be a reserved first path segment.
 
+use std::sync::Arc;
+
 use rand::Rng;
 
 use super::DomainError;
@@ -67,6 +69,37 @@ impl ShortCode {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Where fresh codes come from: the CSPRNG by default; tests hand in a
+/// fixed sequence to force collisions and watch the retry.
+#[derive(Clone)]
+pub struct CodeSource(Arc<dyn Fn() -> ShortCode + Send + Sync>);
+
+impl CodeSource {
+    pub fn random() -> Self {
+        Self(Arc::new(ShortCode::generate))
+    }
+
+    pub fn from_fn(next: impl Fn() -> ShortCode + Send + Sync + 'static) -> Self {
+        Self(Arc::new(next))
+    }
+
+    pub fn next_code(&self) -> ShortCode {
+        (self.0)()
+    }
+}
+
+impl Default for CodeSource {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl std::fmt::Debug for CodeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeSource")
     }
 }
 

@@ -20,12 +20,9 @@ pub fn parse_timestamp(raw: &str) -> Option<NaiveDateTime> {
         .map(|t| t.with_nanosecond(0).unwrap_or(t))
 }
 
-/// serde `serialize_with` for every timestamp on the wire.
-pub fn serialize_timestamp<S: serde::Serializer>(
-    value: &NaiveDateTime,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&value.format(WIRE_FORMAT))
+/// The wire form of a timestamp: `YYYY-MM-DDTHH:MM:SS`.
+pub fn format_timestamp(value: &NaiveDateTime) -> impl std::fmt::Display + '_ {
+    value.format(WIRE_FORMAT)
 }
 
 #[cfg(test)]

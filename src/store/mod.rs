@@ -1,86 +1,64 @@
-//! Persistence: the `Store` traits and their two engines.
+//! Persistence: the `Store` and its two engines, PostgreSQL and SQLite.
 //!
-//! The traits are narrow (`UserStore`, `UrlStore`, `EventStore`) so a part
-//! that only writes events depends only on `EventStore`. Both engines share
-//! one SQL body (`sql.rs`), expanded for each sqlx driver, so their behaviour
-//! cannot drift. Driver errors become `StoreError` here; nothing above this
-//! module sees `sqlx`.
+//! One file per resource (`users`, `urls`, `events`, `import`), each an
+//! `impl Store` block of ordinary code. Every method is written once and run
+//! on either engine by `on_engine!`, which expands the same body for the
+//! engine's concrete sqlx types; the few real differences between the
+//! engines are constants in `engine`. Rows are read into the types of
+//! `rows` and handed out as domain records. Driver errors become
+//! `StoreError` here; nothing above this module sees `sqlx`.
+//!
+//! The store writes a change and its events in one transaction; it does not
+//! know about caches or authorization (that is `service`).
 
+mod engine;
 mod error;
+mod events;
 mod import;
-mod postgres;
 mod query;
-mod sql;
-mod sqlite;
+mod rows;
+mod urls;
+mod users;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use futures_util::stream::BoxStream;
+use sqlx::{Postgres, Sqlite};
 
-use crate::domain::{
-    Event, Link, NewEvent, NewShortUrl, NewUser, RedirectEvent, ShortCode, ShortUrl, UrlPatch,
-    User, UserPatch,
-};
+use crate::domain::CodeSource;
+use engine::Db;
 
+pub use engine::SQLITE_MAX_READERS;
 pub use error::{ConflictField, StoreError};
 pub use import::{ImportOutcome, ImportedEvent, ImportedUrl};
-pub use postgres::PgStore;
 pub use query::{EventFilter, Page, UrlFilter};
-pub use sqlite::SqliteStore;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A list answer that arrives row by row, so memory does not grow with it.
 pub type RowStream<T> = BoxStream<'static, StoreResult<T>>;
 
-/// The outcome of a change to a URL: the row as it is now, and whether any
-/// field changed (no change means no event and no cache invalidation).
-#[derive(Debug, Clone)]
-pub struct UrlChange {
-    pub url: ShortUrl,
-    pub changed: bool,
-    /// The code's target before the change, for cache invalidation.
-    pub short_code: String,
+/// Runs one body on whichever engine the store holds, with `$db` bound to
+/// that engine's `Db`: the SQL and the Rust around it are written once and
+/// compiled for each engine's concrete types.
+macro_rules! on_engine {
+    ($store:expr, |$db:ident| $body:expr) => {
+        match &$store.engine {
+            $crate::store::Engine::Postgres($db) => $body,
+            $crate::store::Engine::Sqlite($db) => $body,
+        }
+    };
+}
+pub(crate) use on_engine;
+
+pub(crate) enum Engine {
+    Postgres(Db<Postgres>),
+    Sqlite(Db<Sqlite>),
 }
 
-#[async_trait]
-pub trait UserStore: Send + Sync {
-    async fn create_user(&self, new: &NewUser) -> StoreResult<User>;
-    async fn get_user(&self, id: i64) -> StoreResult<User>;
-    fn list_users(&self, page: Page) -> RowStream<User>;
-    async fn update_user(&self, id: i64, patch: &UserPatch) -> StoreResult<User>;
-    /// Deletes the user and every URL they own (a `deleted` event each), and
-    /// returns the short codes that stopped resolving.
-    async fn delete_user(&self, id: i64) -> StoreResult<Vec<String>>;
-    /// Inserts rows one by one; an existing id is accepted untouched.
-    async fn import_users(&self, rows: &[NewUser]) -> StoreResult<Vec<ImportOutcome>>;
-}
-
-#[async_trait]
-pub trait UrlStore: Send + Sync {
-    /// Creates the URL, registers its code for good and writes its `created`
-    /// event, in one transaction.
-    async fn create_url(&self, new: &NewShortUrl) -> StoreResult<ShortUrl>;
-    async fn get_url(&self, id: i64) -> StoreResult<ShortUrl>;
-    fn list_urls(&self, filter: UrlFilter, page: Page) -> RowStream<ShortUrl>;
-    /// Applies the patch and writes one `updated` event per changed field.
-    async fn update_url(&self, id: i64, patch: &UrlPatch) -> StoreResult<UrlChange>;
-    /// Deletes the URL and writes its `deleted` event; the code stays retired.
-    async fn delete_url(&self, id: i64) -> StoreResult<ShortUrl>;
-    /// What a redirect needs; `None` for a code that does not resolve.
-    async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>>;
-    async fn import_urls(&self, rows: &[ImportedUrl]) -> StoreResult<Vec<ImportOutcome>>;
-}
-
-#[async_trait]
-pub trait EventStore: Send + Sync {
-    async fn create_event(&self, new: &NewEvent) -> StoreResult<Event>;
-    async fn get_event(&self, id: i64) -> StoreResult<Event>;
-    fn list_events(&self, filter: EventFilter, page: Page) -> RowStream<Event>;
-    /// Appends a batch of redirect events: one statement, one commit.
-    async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()>;
-    async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>>;
+/// The database, on one engine. Shared behind an `Arc`.
+pub struct Store {
+    engine: Engine,
+    /// Where fresh short codes come from (a fixed sequence in some tests).
+    codes: CodeSource,
 }
 
 /// A connection pool's state, for `/metrics`.
@@ -92,34 +70,116 @@ pub struct PoolStats {
     pub max: u32,
 }
 
-#[async_trait]
-pub trait Store: UserStore + UrlStore + EventStore {
-    /// Which engine this is, for logs and `/health/ready`.
-    fn engine(&self) -> &'static str;
-    /// Applies pending migrations.
-    async fn migrate(&self) -> StoreResult<()>;
-    /// One cheap round trip, for readiness.
-    async fn ping(&self) -> StoreResult<()>;
-    /// Moves id sequences past every stored id, after imports with explicit ids.
-    async fn sync_id_sequences(&self) -> StoreResult<()>;
-    async fn close(&self);
-    /// Each pool's size, idle count and limit.
-    fn pool_stats(&self) -> Vec<PoolStats>;
-}
-
-/// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
-pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+/// Which engine a database URL names, or why it names none.
+pub fn engine_of(database_url: &str) -> Result<&'static str, StoreError> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(
-            PgStore::connect(database_url, max_connections).await?,
-        ))
+        Ok("postgres")
     } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            SqliteStore::connect(database_url, max_connections).await?,
-        ))
+        Ok("sqlite")
     } else {
         Err(StoreError::Config(
             "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
         ))
+    }
+}
+
+impl Store {
+    /// Opens the store a database URL names: `postgres://…` or `sqlite:…`.
+    pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<Self> {
+        let engine = match engine_of(database_url)? {
+            "postgres" => {
+                Engine::Postgres(engine::connect_postgres(database_url, max_connections)?)
+            }
+            _ => Engine::Sqlite(engine::connect_sqlite(database_url, max_connections).await?),
+        };
+        Ok(Self {
+            engine,
+            codes: CodeSource::random(),
+        })
+    }
+
+    /// Replaces the source of generated short codes.
+    pub fn with_codes(mut self, codes: CodeSource) -> Self {
+        self.codes = codes;
+        self
+    }
+
+    /// Which engine this is, for logs and `/health/ready`.
+    pub fn engine(&self) -> &'static str {
+        match self.engine {
+            Engine::Postgres(_) => "postgres",
+            Engine::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrated = match &self.engine {
+            Engine::Postgres(db) => {
+                sqlx::migrate!("src/store/migrations/postgres")
+                    .run(&db.write)
+                    .await
+            }
+            Engine::Sqlite(db) => {
+                sqlx::migrate!("src/store/migrations/sqlite")
+                    .run(&db.write)
+                    .await
+            }
+        };
+        migrated.map_err(|e| StoreError::Other(e.into()))
+    }
+
+    /// One cheap round trip, for readiness.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_engine!(self, |db| {
+            sqlx::query("SELECT 1").execute(&db.read).await?;
+            Ok(())
+        })
+    }
+
+    /// Moves id sequences past every stored id, after imports with explicit
+    /// ids. Never moves one backwards: a deleted row's id stays unused.
+    /// (SQLite's AUTOINCREMENT already moves past every explicit id.)
+    pub async fn sync_id_sequences(&self) -> StoreResult<()> {
+        let Engine::Postgres(db) = &self.engine else {
+            return Ok(());
+        };
+        for (table, sequence) in [
+            ("users", "users_id_seq"),
+            ("urls", "urls_id_seq"),
+            ("events", "events_id_seq"),
+        ] {
+            let sql = format!(
+                "SELECT setval('{sequence}', GREATEST(\
+                   (SELECT COALESCE(MAX(id), 0) FROM {table}), \
+                   (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence})\
+                 ) + 1, false)"
+            );
+            sqlx::query(&sql).execute(&db.write).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_engine!(self, |db| {
+            db.write.close().await;
+            db.read.close().await;
+        })
+    }
+
+    /// Each pool's size, idle count and limit.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        fn stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                name,
+                size: pool.size(),
+                idle: pool.num_idle(),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match &self.engine {
+            Engine::Postgres(db) => vec![stats("main", &db.write)],
+            Engine::Sqlite(db) => vec![stats("write", &db.write), stats("read", &db.read)],
+        }
     }
 }

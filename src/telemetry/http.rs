@@ -21,7 +21,6 @@ use rand::Rng;
 use tracing::Instrument;
 
 use super::stages::{self, Stage};
-use crate::app::AppState;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -133,7 +132,13 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// One span, one log line and the RED metrics per request; echoes the id.
-pub async fn observe_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+///
+/// Its state is the per-route metric handles, `None` when metrics are off.
+pub async fn observe_request(
+    State(http_metrics): State<Option<Arc<HttpMetrics>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = method_label(req.method());
@@ -155,7 +160,7 @@ pub async fn observe_request(State(state): State<AppState>, req: Request, next: 
     let (mut response, times) = stages::scope(next.run(req).instrument(span.clone())).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    if let Some(http) = &state.http_metrics {
+    if let Some(http) = &http_metrics {
         http.record(route, method, status, elapsed);
     }
     if log_enabled {

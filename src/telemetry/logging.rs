@@ -15,7 +15,14 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for Loki and friends.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
 
 /// Keeps the log writer and the span exporter alive; dropping it flushes both.
 pub struct TelemetryGuard {
@@ -55,20 +62,26 @@ pub fn dropped_log_lines() -> usize {
     DROPPED.get().map_or(0, ErrorCounter::dropped_lines)
 }
 
-/// What `init` needs to know.
-pub struct LogSettings<'a> {
-    pub filter: &'a str,
+/// What `init` needs to know; built and checked by `config`.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub filter: EnvFilter,
     pub format: LogFormat,
-    pub trace_filter: &'a str,
+    pub trace_filter: EnvFilter,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`; `None` means no tracing at all.
-    pub otlp_endpoint: Option<&'a str>,
+    pub otlp_endpoint: Option<String>,
+}
+
+/// A filter directive such as `info,kurz=debug`, or why it is not one.
+pub fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
+    EnvFilter::try_new(directives).map_err(|e| e.to_string())
 }
 
 /// Installs the global subscriber once; later calls change nothing.
-pub fn init(settings: &LogSettings<'_>) -> anyhow::Result<TelemetryGuard> {
+pub fn init(settings: &LogSettings) -> anyhow::Result<TelemetryGuard> {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
     let _ = DROPPED.set(writer.error_counter());
-    let filter = EnvFilter::try_new(settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = settings.filter.clone();
     let lines = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -83,14 +96,13 @@ pub fn init(settings: &LogSettings<'_>) -> anyhow::Result<TelemetryGuard> {
             .with_filter(filter)
             .boxed(),
     };
-    let provider = if wants_tracing(settings.otlp_endpoint) {
+    let provider = if wants_tracing(settings.otlp_endpoint.as_deref()) {
         Some(otlp_provider()?)
     } else {
         None
     };
     let spans = provider.as_ref().map(|p| {
-        let filter = EnvFilter::try_new(settings.trace_filter)
-            .unwrap_or_else(|_| EnvFilter::new("info,kurz=debug"));
+        let filter = settings.trace_filter.clone();
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("kurz"))
             .with_filter(filter)

@@ -6,8 +6,8 @@ use std::process::Command;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
-use crate::for_each_engine;
-use crate::helpers::{
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{
     assert_error, read, seed_dir, spawn_app_with, test_settings, Engine, Reply, TestApp,
 };
 

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{
+use kurz::config::Settings;
+use kurz_testkit::{
     assert_error, eventually, fresh_pg_database, metric_value, random_suffix, spawn_app_with,
     RedisServer, TestApp, TestDb,
 };
-use kurz::config::Settings;
 
 async fn replica(database_url: &str, redis: &RedisServer, prefix: &str) -> TestApp {
     let mut settings = Settings::for_database(database_url);

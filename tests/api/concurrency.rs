@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::for_each_engine;
-use crate::helpers::{spawn_app, Engine};
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{spawn_app, Engine};
 
 async fn two_hundred_parallel_creates_get_unique_codes(engine: Engine) {
     let app = spawn_app(engine).await;

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::for_each_engine;
-use crate::helpers::{assert_error, spawn_app, Engine};
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{assert_error, spawn_app, Engine};
 
 /// Bodies that are not a JSON object, with the content type they come with.
 fn malformed_bodies() -> Vec<(Option<&'static str>, Vec<u8>)> {

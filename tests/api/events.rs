@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use crate::for_each_engine;
-use crate::helpers::{assert_error, assert_timestamp, spawn_app, Engine};
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{assert_error, assert_timestamp, spawn_app, Engine};
 
 async fn post_events_appends_with_optional_references(engine: Engine) {
     let app = spawn_app(engine).await;

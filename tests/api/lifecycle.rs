@@ -6,15 +6,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::for_each_engine;
-use crate::helpers::{
+use kurz::config::Settings;
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{
     eventually, spawn_app_with, test_settings, Engine, KurzProcess, PgServer, TestDb,
 };
-use kurz::config::Settings;
 
 async fn sigterm_mid_load_exits_cleanly_and_stores_every_redirect(engine: Engine) {
     let (settings, db) = test_settings(engine).await;
-    let mut server = KurzProcess::start(&settings.database_url(), &[], Stdio::null()).await;
+    let mut server = KurzProcess::start(
+        env!("CARGO_BIN_EXE_kurz"),
+        &settings.database_url(),
+        &[],
+        Stdio::null(),
+    )
+    .await;
     let client = server.client.clone();
     let url = server.create_link().await;
     let base = server.base.clone();

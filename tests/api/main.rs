@@ -1,8 +1,6 @@
 //! Black-box tests over HTTP against the real router, on both engines.
 //! One binary (one link step); each module is one area of the contract.
 
-mod helpers;
-
 mod bulk;
 mod cache;
 mod concurrency;

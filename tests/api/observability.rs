@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use kurz_testkit::{
     eventually, free_port, random_suffix, spawn_app_with, test_settings, Engine, KurzProcess,
     PgServer, RedisServer,
 };
@@ -180,7 +180,8 @@ impl Drop for Prometheus {
 async fn alert_drill_5xx_burst_and_instance_down_fire_in_time() {
     let pg = PgServer::start();
     let database = pg.create_database("kurz").await;
-    let mut kurz = KurzProcess::start(&database, &[], Stdio::null()).await;
+    let mut kurz =
+        KurzProcess::start(env!("CARGO_BIN_EXE_kurz"), &database, &[], Stdio::null()).await;
     let (client, base) = (kurz.client.clone(), kurz.base.clone());
     let ready = eventually(Duration::from_secs(20), || async {
         client

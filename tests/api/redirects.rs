@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::for_each_engine;
-use crate::helpers::{assert_error, eventually, spawn_app, Engine};
+use kurz_testkit::for_each_engine;
+use kurz_testkit::{assert_error, eventually, spawn_app, Engine};
 
 async fn active_links_redirect_on_both_paths_with_the_query_appended(engine: Engine) {
     let app = spawn_app(engine).await;

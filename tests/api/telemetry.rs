@@ -6,12 +6,13 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::helpers::{test_settings, Engine, KurzProcess};
+use kurz_testkit::{test_settings, Engine, KurzProcess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_logs_one_json_line_with_its_id_route_and_stages() {
     let (settings, _db) = test_settings(Engine::Sqlite).await;
     let mut server = KurzProcess::start(
+        env!("CARGO_BIN_EXE_kurz"),
         &settings.database_url(),
         &[("KURZ_LOG", "info"), ("KURZ_LOG_FORMAT", "json")],
         Stdio::piped(),

@@ -10,22 +10,15 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    now_utc, parse_details, parse_timestamp, DomainError, Email, EventType, NewUser, ShortCode,
+    now_utc, parse_details, parse_timestamp, DomainError, Email, EventType, Id, NewUser, ShortCode,
     TargetPolicy, TargetUrl, Username,
 };
-use crate::store::{ImportOutcome, ImportedEvent, ImportedUrl, Store, StoreError};
+use crate::store::{ImportOutcome, ImportedEvent, ImportedUrl, Store};
+
+use super::ServiceError;
 
 /// How many row errors an answer lists; the count covers all of them.
 const MAX_LISTED_ERRORS: usize = 10;
-
-/// Why a whole file was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("{0}")]
-    BadFile(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RowError {
@@ -74,9 +67,9 @@ struct Table {
 }
 
 impl Table {
-    fn read(bytes: &[u8], required: &[&str]) -> Result<Self, ImportError> {
+    fn read(bytes: &[u8], required: &[&str]) -> Result<Self, ServiceError> {
         let text = std::str::from_utf8(bytes)
-            .map_err(|_| ImportError::BadFile("file is not UTF-8 text".into()))?;
+            .map_err(|_| ServiceError::BadFile("file is not UTF-8 text".into()))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
@@ -84,7 +77,7 @@ impl Table {
             .from_reader(text.as_bytes());
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| ImportError::BadFile(format!("unreadable CSV header: {e}")))?
+            .map_err(|e| ServiceError::BadFile(format!("unreadable CSV header: {e}")))?
             .iter()
             .map(|h| h.to_ascii_lowercase())
             .collect();
@@ -94,7 +87,7 @@ impl Table {
             .copied()
             .collect();
         if !missing.is_empty() {
-            return Err(ImportError::BadFile(format!(
+            return Err(ServiceError::BadFile(format!(
                 "CSV header lacks column(s): {}",
                 missing.join(", ")
             )));
@@ -102,7 +95,7 @@ impl Table {
         let mut rows = Vec::new();
         for record in reader.records() {
             let record =
-                record.map_err(|e| ImportError::BadFile(format!("unreadable CSV: {e}")))?;
+                record.map_err(|e| ServiceError::BadFile(format!("unreadable CSV: {e}")))?;
             let line = record.position().map_or(0, |p| p.line());
             rows.push((line, record));
         }
@@ -118,17 +111,16 @@ impl Table {
     }
 }
 
-fn optional_id(raw: &str, field: &'static str) -> Result<Option<i64>, DomainError> {
+fn optional_id(raw: &str, field: &'static str) -> Result<Option<Id>, DomainError> {
     if raw.is_empty() {
         return Ok(None);
     }
-    match raw.parse::<i64>() {
-        Ok(id) if id > 0 => Ok(Some(id)),
-        _ => Err(DomainError::new(field, "must be a positive integer")),
-    }
+    Id::parse(raw)
+        .map(Some)
+        .ok_or_else(|| DomainError::new(field, "must be a positive integer"))
 }
 
-fn required_id(raw: &str, field: &'static str) -> Result<i64, DomainError> {
+fn required_id(raw: &str, field: &'static str) -> Result<Id, DomainError> {
     optional_id(raw, field)?.ok_or_else(|| DomainError::new(field, "is required"))
 }
 
@@ -148,7 +140,7 @@ fn parse_bool(raw: &str) -> Result<bool, DomainError> {
 }
 
 /// Imports `id,username,email,created_at` rows (`id`, `created_at` optional).
-pub async fn import_users(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+pub async fn import_users(store: &Store, bytes: &[u8]) -> Result<ImportReport, ServiceError> {
     let table = Table::read(bytes, &["username", "email"])?;
     let mut report = ImportReport::default();
     let mut lines = Vec::new();
@@ -177,7 +169,7 @@ pub async fn import_users(store: &dyn Store, bytes: &[u8]) -> Result<ImportRepor
 }
 
 /// Imports `id,user_id,short_code,original_url,title,is_active,created_at,updated_at`.
-pub async fn import_urls(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+pub async fn import_urls(store: &Store, bytes: &[u8]) -> Result<ImportReport, ServiceError> {
     let table = Table::read(bytes, &["id", "user_id", "short_code", "original_url"])?;
     let mut report = ImportReport::default();
     let mut lines = Vec::new();
@@ -221,7 +213,7 @@ pub async fn import_urls(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport
 }
 
 /// Imports `id,url_id,user_id,event_type,timestamp,details` (details: a JSON object).
-pub async fn import_events(store: &dyn Store, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+pub async fn import_events(store: &Store, bytes: &[u8]) -> Result<ImportReport, ServiceError> {
     let table = Table::read(bytes, &["id", "event_type"])?;
     let mut report = ImportReport::default();
     let mut lines = Vec::new();
@@ -231,8 +223,8 @@ pub async fn import_events(store: &dyn Store, bytes: &[u8]) -> Result<ImportRepo
         let parsed = (|| {
             Ok::<_, DomainError>(ImportedEvent {
                 id: required_id(cell("id"), "id")?,
-                url_id: optional_id(cell("url_id"), "url_id")?,
-                user_id: optional_id(cell("user_id"), "user_id")?,
+                url_id: optional_id(cell("url_id"), "url_id")?.map(Id::get),
+                user_id: optional_id(cell("user_id"), "user_id")?.map(Id::get),
                 event_type: EventType::parse(cell("event_type"))?.as_str().to_owned(),
                 timestamp: optional_time(cell("timestamp"), "timestamp")?,
                 details: details_cell(cell("details"))?,
@@ -269,11 +261,11 @@ mod tests {
     fn a_file_needs_utf8_and_the_required_columns() {
         assert!(matches!(
             Table::read(b"\xff\xfe", &["email"]),
-            Err(ImportError::BadFile(_))
+            Err(ServiceError::BadFile(_))
         ));
         assert!(matches!(
             Table::read(b"id,name\n1,x\n", &["username", "email"]),
-            Err(ImportError::BadFile(_))
+            Err(ServiceError::BadFile(_))
         ));
         let t = Table::read(
             b"\xef\xbb\xbfEmail,username\na@b.c,ann\n",

@@ -1,0 +1,178 @@
+//! `Config`: the settings after parsing, one typed section per part of the
+//! service. Built once by `Settings::parse`, which checks every value and
+//! names each bad one (with its variable) in a single error.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{LogFormat, Settings};
+use crate::cache::{CacheSettings, SharedSettings};
+use crate::domain::TargetPolicy;
+use crate::events::RecorderSettings;
+use crate::telemetry::logging::{self, LogSettings};
+
+/// Every problem found in the settings, each naming its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .0.join("; "))]
+pub struct ConfigError(pub Vec<String>);
+
+/// The HTTP side: where to listen, what to accept, how long a stop may take.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub json_body_limit: usize,
+    pub csv_body_limit: usize,
+    pub target_policy: TargetPolicy,
+    pub shutdown_timeout: Duration,
+    pub metrics: bool,
+}
+
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// `postgres://…` or `sqlite:…`; may hold a password, so not in `Debug`.
+    pub url: String,
+    pub engine: &'static str,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("engine", &self.engine)
+            .field("max_connections", &self.max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole configuration, parsed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub cache: CacheSettings,
+    pub events: RecorderSettings,
+    pub telemetry: LogSettings,
+}
+
+/// Collects problems while values are read.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn at_least_one<T: PartialOrd + From<u8>>(&mut self, variable: &str, value: T) -> T {
+        if value < T::from(1) {
+            self.0.push(format!("{variable} must be at least 1"));
+        }
+        value
+    }
+
+    fn filter(
+        &mut self,
+        variable: &str,
+        directives: &str,
+    ) -> Option<tracing_subscriber::EnvFilter> {
+        logging::parse_filter(directives)
+            .map_err(|e| {
+                self.0
+                    .push(format!("{variable} is not a valid filter: {e}"))
+            })
+            .ok()
+    }
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+impl Settings {
+    /// Checks every value at once and builds the typed sections.
+    pub fn parse(&self) -> Result<Config, ConfigError> {
+        let mut p = Problems::default();
+        let url = self.database_url();
+        let engine = crate::store::engine_of(&url)
+            .map_err(|e| p.0.push(e.to_string()))
+            .unwrap_or("unknown");
+        let store = StoreConfig {
+            url,
+            engine,
+            max_connections: p.at_least_one("KURZ_DB_MAX_CONNECTIONS", self.db_max_connections),
+            migrate_on_start: self.migrate_on_start,
+        };
+        let server = ServerConfig {
+            bind: self.bind,
+            json_body_limit: p.at_least_one("KURZ_JSON_BODY_LIMIT", self.json_body_limit as u64)
+                as usize,
+            csv_body_limit: p.at_least_one("KURZ_CSV_BODY_LIMIT", self.csv_body_limit as u64)
+                as usize,
+            target_policy: TargetPolicy {
+                block_private_hosts: self.block_private_targets,
+            },
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            metrics: self.metrics,
+        };
+        let redis = self
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        if let Some(url) = redis {
+            if !["redis://", "rediss://", "unix://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+            {
+                p.0.push("REDIS_URL must start with redis://, rediss:// or unix://".into());
+            }
+        }
+        let shared = redis.map(|url| SharedSettings {
+            url: url.to_owned(),
+            prefix: self.redis_prefix.clone(),
+            ttl: Duration::from_secs(p.at_least_one("KURZ_REDIS_TTL_SECS", self.redis_ttl_secs)),
+            timeout: millis(p.at_least_one("KURZ_REDIS_TIMEOUT_MS", self.redis_timeout_ms)),
+            breaker_failures: p.at_least_one("KURZ_BREAKER_FAILURES", self.breaker_failures),
+            breaker_cooldown: millis(self.breaker_cooldown_ms),
+            ack_timeout: millis(self.invalidation_ack_timeout_ms),
+        });
+        let cache = CacheSettings {
+            capacity: p.at_least_one("KURZ_CACHE_CAPACITY", self.cache_capacity),
+            ttl: Duration::from_secs(p.at_least_one("KURZ_CACHE_TTL_SECS", self.cache_ttl_secs)),
+            negative_ttl: millis(self.cache_negative_ttl_ms),
+            degraded_ttl: millis(
+                p.at_least_one("KURZ_CACHE_DEGRADED_TTL_MS", self.cache_degraded_ttl_ms),
+            ),
+            shared,
+        };
+        let events = RecorderSettings {
+            queue_capacity: p.at_least_one(
+                "KURZ_EVENT_QUEUE_CAPACITY",
+                self.event_queue_capacity as u64,
+            ) as usize,
+            max_batch: p.at_least_one("KURZ_EVENT_BATCH_MAX", self.event_batch_max as u64) as usize,
+            linger: millis(self.event_linger_ms),
+            overflow_wait: millis(self.event_overflow_wait_ms),
+        };
+        let filter = p.filter("KURZ_LOG", &self.log);
+        let trace_filter = p.filter("KURZ_TRACE_FILTER", &self.trace_filter);
+        let (Some(filter), Some(trace_filter), true) = (filter, trace_filter, p.0.is_empty())
+        else {
+            return Err(ConfigError(p.0));
+        };
+        let telemetry = LogSettings {
+            filter,
+            format: match self.log_format {
+                LogFormat::Json => logging::LogFormat::Json,
+                LogFormat::Pretty => logging::LogFormat::Pretty,
+            },
+            trace_filter,
+            otlp_endpoint: self.otlp_endpoint.clone().filter(|e| !e.trim().is_empty()),
+        };
+        Ok(Config {
+            server,
+            store,
+            cache,
+            events,
+            telemetry,
+        })
+    }
+}

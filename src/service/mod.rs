@@ -1,0 +1,64 @@
+//! One call per use case. Each write here is the whole operation: the store
+//! transaction (the change and its events), then the cache invalidation on
+//! every replica, so no handler sequences them itself and no new endpoint
+//! can forget a step. Authorization of each call will live here too.
+//!
+//! - `users`, `urls`, `events`: the resources' reads and writes.
+//! - `redirects`: resolving a short link and recording its `redirect` event.
+//! - `import`: the hackathon CSV files, for `/users/bulk` and `kurz import`.
+
+mod events;
+pub mod import;
+mod redirects;
+mod urls;
+mod users;
+
+use std::sync::Arc;
+
+use crate::cache::Links;
+use crate::events::EventSink;
+use crate::store::{Store, StoreError};
+
+pub use import::{ImportReport, RowError};
+pub use redirects::{Redirect, Visit};
+
+/// What a use case can fail with, beyond what the store reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// An uploaded file as a whole cannot be read (not UTF-8, no header).
+    #[error("{0}")]
+    BadFile(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The use cases, over the store, the cache tiers and the event queue.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<Store>,
+    links: Links,
+    events: EventSink,
+}
+
+impl Service {
+    pub fn new(store: Arc<Store>, links: Links, events: EventSink) -> Self {
+        Self {
+            store,
+            links,
+            events,
+        }
+    }
+
+    /// The store, for readiness and pool metrics.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The cache tiers, for readiness.
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+}

@@ -1,0 +1,149 @@
+//! The two engines: how each connects, and the few statements in which
+//! PostgreSQL and SQLite differ. Everything else is one SQL body in the
+//! resource files, run on either engine through `on_engine!`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
+
+use super::{StoreError, StoreResult};
+
+/// What differs between the engines, as constants the shared code reads.
+pub(crate) trait EngineSql: Database {
+    /// Suffix that locks a row read for update inside a transaction. SQLite
+    /// has no row locks; its single writer connection is the lock.
+    const LOCK_ROW: &'static str;
+    /// Unpacks a JSON array of `[url_id, user_id, event_type, timestamp,
+    /// details]` rows (see `events::batch_json`) into the event log, in
+    /// array order: one statement whatever the batch size, always prepared.
+    const INSERT_EVENT_BATCH: &'static str;
+    /// Run first in an event-batch transaction: redirect events may lose
+    /// their last milliseconds on a server crash (never on a clean stop).
+    const RELAX_COMMIT: Option<&'static str>;
+}
+
+impl EngineSql for Postgres {
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+    const INSERT_EVENT_BATCH: &'static str =
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         SELECT (e->>0)::bigint, (e->>1)::bigint, e->>2, (e->>3)::timestamp, e->4 \
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(e, n) ORDER BY n";
+    const RELAX_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit = off");
+}
+
+impl EngineSql for Sqlite {
+    const LOCK_ROW: &'static str = "";
+    const INSERT_EVENT_BATCH: &'static str =
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                json_extract(value, '$[3]'), json_extract(value, '$[4]') \
+         FROM json_each($1) ORDER BY key";
+    // WAL with `synchronous = NORMAL` already commits without an fsync.
+    const RELAX_COMMIT: Option<&'static str> = None;
+}
+
+/// One engine's pools. PostgreSQL reads and writes through one pool; SQLite
+/// has one writer connection (write transactions queue in the process and
+/// never meet SQLITE_BUSY) and a few read-only connections beside it (WAL).
+pub(crate) struct Db<DB: Database> {
+    pub(crate) read: Pool<DB>,
+    pub(crate) write: Pool<DB>,
+}
+
+impl<DB: EngineSql> Db<DB> {
+    /// A write transaction, timing the wait for its connection.
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
+        timed_acquire("write", self.write.begin()).await
+    }
+
+    /// A connection for a single write.
+    pub(crate) async fn acquire_write(&self) -> StoreResult<PoolConnection<DB>> {
+        timed_acquire("write", self.write.acquire()).await
+    }
+
+    /// A connection for reads.
+    pub(crate) async fn acquire_read(&self) -> StoreResult<PoolConnection<DB>> {
+        timed_acquire("read", self.read.acquire()).await
+    }
+
+    /// `sql` followed by the engine's row-lock suffix.
+    pub(crate) fn locked(&self, sql: &str) -> String {
+        format!("{sql}{}", DB::LOCK_ROW)
+    }
+
+    /// A query builder of this engine, for statements with optional filters.
+    pub(crate) fn builder(&self, sql: impl Into<String>) -> QueryBuilder<'static, DB> {
+        QueryBuilder::new(sql)
+    }
+}
+
+/// Awaits a connection (or a transaction's first round trip) and records
+/// the wait in `kurz_db_pool_acquire_seconds{pool}`.
+async fn timed_acquire<T>(
+    pool: &'static str,
+    acquire: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> StoreResult<T> {
+    let started = std::time::Instant::now();
+    let acquired = acquire.await?;
+    metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => pool)
+        .record(started.elapsed().as_secs_f64());
+    Ok(acquired)
+}
+
+/// Opens a PostgreSQL pool. It connects on first use: the service starts,
+/// answers /health and reports not-ready while the database comes up.
+pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
+    let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options);
+    Ok(Db {
+        read: pool.clone(),
+        write: pool,
+    })
+}
+
+/// Most read connections SQLite gets: more readers than cores only queue.
+pub const SQLITE_MAX_READERS: u32 = 8;
+
+/// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
+/// hot index pages of the event log in memory (16 MiB); readers only need
+/// the small link and user tables. Readers: `max_connections`, at most
+/// `SQLITE_MAX_READERS` (a documented rule, see docs/configuration).
+pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResult<Db<Sqlite>> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(StoreError::Other)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone().pragma("cache_size", "-16384"))
+        .await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(max_connections.min(SQLITE_MAX_READERS))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(Db { read, write })
+}
+
+impl<DB: EngineSql> Db<DB> {
+    /// See `EngineSql::INSERT_EVENT_BATCH`.
+    pub(crate) fn insert_event_batch(&self) -> &'static str {
+        DB::INSERT_EVENT_BATCH
+    }
+
+    /// See `EngineSql::RELAX_COMMIT`.
+    pub(crate) fn relax_commit(&self) -> Option<&'static str> {
+        DB::RELAX_COMMIT
+    }
+}

@@ -1,0 +1,201 @@
+//! The event log: append (one event from a client, or a batch of redirects
+//! from the recorder), read, list with filters.
+//!
+//! Every multi-event write goes through one statement that unpacks a JSON
+//! array (`EngineSql::INSERT_EVENT_BATCH`): the statement text never changes,
+//! so it stays prepared, and the database's own JSON reader builds the rows.
+
+use futures_util::TryStreamExt as _;
+use serde::ser::{SerializeTuple, Serializer};
+use serde::Serialize;
+
+use super::rows::{EventRow, EVENT_COLUMNS};
+use super::{on_engine, EventFilter, Page, RowStream, Store, StoreError, StoreResult};
+use crate::domain::{Event, Id, NewEvent, RedirectEvent};
+use crate::telemetry::{stage_timer, Stage};
+
+/// Timestamps inside a batch: the form both engines read back exactly.
+const BATCH_TIME: &str = "%Y-%m-%d %H:%M:%S";
+
+/// One row of a batch: `[url_id, user_id, event_type, timestamp, details]`.
+trait BatchRow {
+    fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+}
+
+fn tuple<S: Serializer>(
+    s: S,
+    ids: (Option<i64>, Option<i64>),
+    kind: &str,
+    at: &chrono::NaiveDateTime,
+    details: &impl Serialize,
+) -> Result<S::Ok, S::Error> {
+    let mut t = s.serialize_tuple(5)?;
+    t.serialize_element(&ids.0)?;
+    t.serialize_element(&ids.1)?;
+    t.serialize_element(kind)?;
+    t.serialize_element(&at.format(BATCH_TIME).to_string())?;
+    t.serialize_element(details)?;
+    t.end()
+}
+
+impl BatchRow for NewEvent {
+    fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ids = (self.url_id.map(Id::get), self.user_id.map(Id::get));
+        tuple(
+            s,
+            ids,
+            self.event_type.as_str(),
+            &self.timestamp,
+            &self.details,
+        )
+    }
+}
+
+impl BatchRow for RedirectEvent {
+    fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ids = (Some(self.url_id), Some(self.user_id));
+        tuple(s, ids, "redirect", &self.timestamp, &self.details())
+    }
+}
+
+struct Row<'a, T>(&'a T);
+
+impl<T: BatchRow> Serialize for Row<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.write_row(s)
+    }
+}
+
+/// A batch of events as the one JSON parameter of `INSERT_EVENT_BATCH`.
+#[allow(private_bounds)]
+pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
+    let rows: Vec<Row<'_, T>> = events.iter().map(Row).collect();
+    // Numbers, strings and JSON objects always serialise.
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl Store {
+    /// Appends one event after checking that what it names exists.
+    #[tracing::instrument(name = "store.create_event", level = "debug", skip_all)]
+    pub async fn create_event(&self, new: &NewEvent) -> StoreResult<Event> {
+        let _db = stage_timer(Stage::Db);
+        let sql = format!(
+            "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {EVENT_COLUMNS}"
+        );
+        let row = on_engine!(self, |db| {
+            let mut conn = db.acquire_write().await?;
+            for (id, table, what) in [
+                (new.url_id, "SELECT id FROM urls WHERE id = $1", "url"),
+                (new.user_id, "SELECT id FROM users WHERE id = $1", "user"),
+            ] {
+                let Some(id) = id else { continue };
+                let found: Option<i64> = sqlx::query_scalar(table)
+                    .bind(id.get())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound(what));
+                }
+            }
+            sqlx::query_as::<_, EventRow>(&sql)
+                .bind(new.url_id.map(Id::get))
+                .bind(new.user_id.map(Id::get))
+                .bind(new.event_type.as_str())
+                .bind(new.timestamp)
+                .bind(sqlx::types::Json(&new.details))
+                .fetch_one(&mut *conn)
+                .await?
+        });
+        row.into_event()
+    }
+
+    #[tracing::instrument(name = "store.get_event", level = "debug", skip_all)]
+    pub async fn get_event(&self, id: Id) -> StoreResult<Event> {
+        let _db = stage_timer(Stage::Db);
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
+        let row = on_engine!(self, |db| {
+            sqlx::query_as::<_, EventRow>(&sql)
+                .bind(id.get())
+                .fetch_optional(&mut *db.acquire_read().await?)
+                .await?
+        });
+        row.ok_or(StoreError::NotFound("event"))?.into_event()
+    }
+
+    pub fn list_events(&self, filter: EventFilter, page: Page) -> RowStream<Event> {
+        let (limit, offset, after) = page.bounds();
+        on_engine!(self, |db| {
+            let pool = db.read.clone();
+            let mut query = db.builder(format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > "));
+            query.push_bind(after);
+            if let Some(url_id) = filter.url_id {
+                query.push(" AND url_id = ").push_bind(url_id);
+            }
+            if let Some(user_id) = filter.user_id {
+                query.push(" AND user_id = ").push_bind(user_id);
+            }
+            if let Some(kind) = filter.event_type.clone() {
+                query.push(" AND event_type = ").push_bind(kind);
+            }
+            query
+                .push(" ORDER BY id LIMIT ")
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            Box::pin(async_stream::try_stream! {
+                let mut rows = query.build_query_as::<EventRow>().fetch(&pool);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    yield row.into_event()?;
+                }
+            })
+        })
+    }
+
+    /// Appends a batch of redirect events: one statement, one commit.
+    #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
+    pub async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
+        let _db = stage_timer(Stage::Db);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let payload = batch_json(batch);
+        on_engine!(self, |db| {
+            let mut tx = db.begin_write().await?;
+            if let Some(relax) = db.relax_commit() {
+                sqlx::query(relax).execute(&mut *tx).await?;
+            }
+            sqlx::query(db.insert_event_batch())
+                .bind(&payload)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_redirect_batch_is_one_json_array_of_five_element_rows() {
+        let at = NaiveDate::from_ymd_opt(2025, 9, 19)
+            .and_then(|d| d.and_hms_opt(22, 25, 5))
+            .unwrap();
+        let event = RedirectEvent {
+            url_id: 7,
+            user_id: 2,
+            timestamp: at,
+            short_code: "abc".into(),
+            referrer: None,
+            user_agent: Some("curl/8".into()),
+        };
+        assert_eq!(
+            batch_json(&[event]),
+            r#"[[7,2,"redirect","2025-09-19 22:25:05",{"short_code":"abc","user_agent":"curl/8"}]]"#
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Rows as the database returns them, and their conversion into domain
+//! records. The column lists live here beside the types that read them.
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use super::{StoreError, StoreResult};
+use crate::domain::{Event, Id, Link, ShortUrl, User};
+
+pub(crate) const USER_COLUMNS: &str = "id, username, email, created_at";
+pub(crate) const URL_COLUMNS: &str =
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at";
+pub(crate) const EVENT_COLUMNS: &str = "id, url_id, user_id, event_type, timestamp, details";
+pub(crate) const LINK_COLUMNS: &str = "id AS url_id, user_id, original_url, is_active";
+
+/// A stored id; ids are assigned by the database or checked on import, so a
+/// non-positive one means the data was changed behind kurz's back.
+fn id(raw: i64) -> StoreResult<Id> {
+    Id::new(raw).ok_or(StoreError::Corrupt("a stored id is not positive"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    created_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: id(self.id)?,
+            username: self.username,
+            email: self.email,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UrlRow {
+    id: i64,
+    user_id: i64,
+    short_code: String,
+    original_url: String,
+    title: Option<String>,
+    is_active: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl UrlRow {
+    pub(crate) fn into_url(self) -> StoreResult<ShortUrl> {
+        Ok(ShortUrl {
+            id: id(self.id)?,
+            user_id: id(self.user_id)?,
+            short_code: self.short_code,
+            original_url: self.original_url,
+            title: self.title,
+            is_active: self.is_active,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: i64,
+    url_id: Option<i64>,
+    user_id: Option<i64>,
+    event_type: String,
+    timestamp: NaiveDateTime,
+    #[sqlx(json)]
+    details: Value,
+}
+
+impl EventRow {
+    pub(crate) fn into_event(self) -> StoreResult<Event> {
+        Ok(Event {
+            id: id(self.id)?,
+            url_id: self.url_id,
+            user_id: self.user_id,
+            event_type: self.event_type,
+            timestamp: self.timestamp,
+            details: match self.details {
+                Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LinkRow {
+    url_id: i64,
+    user_id: i64,
+    original_url: String,
+    is_active: bool,
+}
+
+impl From<LinkRow> for Link {
+    fn from(row: LinkRow) -> Self {
+        Self {
+            url_id: row.url_id,
+            user_id: row.user_id,
+            original_url: row.original_url,
+            is_active: row.is_active,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The test world of kurz, shared by every test binary.
+//!
+//! - `engines`: SQLite and PostgreSQL, and `for_each_engine!`.
+//! - `postgres`, `redis`: throwaway servers started from the installed
+//!   binaries, on free ports, stopped when the test process ends.
+//! - `app`: `spawn_app`, the real router on a real socket.
+//! - `http`: requests, replies and assertions about them.
+//! - `metrics`: samples out of `/metrics`.
+//! - `process`: the real binary as a child process.
+//! - `misc`: free ports, unique names, seed data.
+
+mod app;
+mod engines;
+mod http;
+mod metrics;
+mod misc;
+mod postgres;
+mod process;
+mod redis;
+
+pub use app::*;
+pub use engines::*;
+pub use http::*;
+pub use metrics::*;
+pub use misc::*;
+pub use postgres::*;
+pub use process::*;
+pub use redis::*;
