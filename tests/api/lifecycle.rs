@@ -80,6 +80,10 @@ async fn readiness_follows_postgres_down_and_back_up() {
     let database = pg.create_database("kurz").await;
     let app = spawn_app_with(Settings::for_database(database), TestDb::Postgres).await;
     assert_eq!(app.get("/health/ready").await.status, 200);
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let cached = app.create_url(uid, "https://example.com/cached").await;
+    let cached_code = cached["short_code"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/{cached_code}")).await.status, 302);
 
     pg.stop();
     let reply = app.get("/health/ready").await;
@@ -91,13 +95,23 @@ async fn readiness_follows_postgres_down_and_back_up() {
         200,
         "liveness touches no dependency"
     );
-    let during = app.get("/users").await;
-    assert!(
-        during.status == 503 || during.status == 500,
-        "{}",
-        during.text
-    );
-    assert!(during.json["error"].is_string());
+    // Every request that needs the database answers 503 JSON with
+    // Retry-After (the rule in store/error.rs), never a 500.
+    for reply in [
+        app.get("/users").await,
+        app.get("/urls/1").await,
+        app.get("/events?per_page=5").await,
+        app.post("/users", serde_json::json!({"username": "down", "email": "down@example.com"}))
+            .await,
+        app.put("/urls/1", serde_json::json!({"title": "x"})).await,
+        app.get("/not-cached-code").await,
+    ] {
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert_eq!(reply.header("retry-after"), Some("1"), "{}", reply.text);
+        assert!(reply.json["error"].is_string(), "{}", reply.text);
+    }
+    // A link resolved before the outage keeps redirecting from the cache.
+    assert_eq!(app.get(&format!("/{cached_code}")).await.status, 302);
 
     pg.restart();
     let back = eventually(Duration::from_secs(15), || async {

@@ -109,3 +109,33 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A migrated `Store` on a fresh database of the engine, with generated
+/// codes drawn from `codes`; the `TestDb` keeps the data alive.
+pub async fn test_store(engine: Engine, codes: CodeSource) -> (kurz::store::Store, TestDb) {
+    let (settings, db) = test_settings(engine).await;
+    let store = kurz::store::Store::connect(&settings.database_url(), 4)
+        .await
+        .expect("store opens")
+        .with_codes(codes);
+    store.migrate().await.expect("store migrates");
+    (store, db)
+}
+
+/// A code source that hands out `codes` in order, then random codes.
+pub fn scripted_codes(codes: &[&str]) -> CodeSource {
+    let queue: std::sync::Mutex<std::collections::VecDeque<kurz::domain::ShortCode>> =
+        std::sync::Mutex::new(
+            codes
+                .iter()
+                .map(|c| kurz::domain::ShortCode::parse(c).expect("a valid code"))
+                .collect(),
+        );
+    CodeSource::from_fn(move || {
+        queue
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front())
+            .unwrap_or_else(kurz::domain::ShortCode::generate)
+    })
+}
