@@ -2,9 +2,11 @@
 //! the event recorder and binds the socket; `run_until_stopped` serves until
 //! the stop signal, then shuts down in order.
 //!
-//! Shutdown, all in this file: (1) readiness fails and the listener stops
-//! accepting; (2) in-flight requests finish, within the deadline; (3) the
-//! event recorder writes everything still queued; (4) the store's pools close.
+//! Shutdown, all in this file: (1) readiness fails (and, for
+//! `KURZ_SHUTDOWN_DRAIN_MS`, the replica keeps serving so a load balancer
+//! takes it out first), then the listener stops accepting; (2) in-flight
+//! requests finish, within the deadline; (3) the event recorder writes
+//! everything still queued; (4) the store's pools close.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -132,11 +134,16 @@ impl App {
         drop(events);
         let stopping = state.stopping.clone();
         let router = api::router(state);
+        let drain = config.server.shutdown_drain;
         let begin_stop = {
             let stop = stop.clone();
             async move {
                 stop.cancelled().await;
                 stopping.store(true, Ordering::SeqCst);
+                if !drain.is_zero() {
+                    tracing::info!(drain_ms = drain.as_millis() as u64, "stopping: readiness fails, still serving");
+                    tokio::time::sleep(drain).await;
+                }
                 tracing::info!("stopping: no new connections, finishing requests in flight");
             }
         };

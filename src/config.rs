@@ -38,6 +38,7 @@ pub mod defaults {
     pub const EVENT_LINGER_MS: u64 = 40;
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
+    pub const SHUTDOWN_DRAIN_MS: u64 = 0;
     pub const LOG: &str = "info";
     pub const TRACE_FILTER: &str = "info,kurz=debug";
 }
@@ -147,6 +148,13 @@ pub struct Settings {
     #[arg(long, env = "KURZ_SHUTDOWN_TIMEOUT_SECS", default_value_t = defaults::SHUTDOWN_TIMEOUT_SECS)]
     pub shutdown_timeout_secs: u64,
 
+    /// Milliseconds a stopping replica keeps serving with readiness failing
+    /// (503) before it closes its listener, so a load balancer that polls
+    /// readiness takes it out first. 0 (the default) closes at once; behind
+    /// nginx or Kubernetes, set it above the readiness poll interval.
+    #[arg(long, env = "KURZ_SHUTDOWN_DRAIN_MS", default_value_t = defaults::SHUTDOWN_DRAIN_MS)]
+    pub shutdown_drain_ms: u64,
+
     /// Run pending migrations at start.
     #[arg(long, env = "KURZ_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
@@ -219,6 +227,7 @@ impl Settings {
             event_linger_ms: d::EVENT_LINGER_MS,
             event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
             shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,
+            shutdown_drain_ms: d::SHUTDOWN_DRAIN_MS,
             migrate_on_start: true,
             metrics: true,
             otlp_endpoint: None,

@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub csv_body_limit: usize,
     pub target_policy: TargetPolicy,
     pub shutdown_timeout: Duration,
+    /// How long readiness fails before the listener closes.
+    pub shutdown_drain: Duration,
     pub metrics: bool,
 }
 
@@ -110,6 +112,7 @@ impl Settings {
                 block_private_hosts: self.block_private_targets,
             },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            shutdown_drain: millis(self.shutdown_drain_ms),
             metrics: self.metrics,
         };
         let redis = self

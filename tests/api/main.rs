@@ -6,6 +6,7 @@ mod cache;
 mod concurrency;
 mod errors;
 mod events;
+mod failures;
 mod lifecycle;
 mod observability;
 mod redirects;

@@ -19,6 +19,8 @@ pub enum TestDb {
     /// The temp dir holding the database file, removed on drop.
     Sqlite(TempDir),
     Postgres,
+    /// Another app's database, kept alive by that app's `TestDb`.
+    Shared,
 }
 
 impl TestDb {
@@ -26,7 +28,7 @@ impl TestDb {
     pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
         match self {
             Self::Sqlite(dir) => Some(dir.path()),
-            Self::Postgres => None,
+            Self::Postgres | Self::Shared => None,
         }
     }
 }
@@ -94,6 +96,13 @@ pub async fn spawn_app_with_codes(settings: Settings, db: TestDb, codes: CodeSou
         stop,
         _server: server,
         _db: db,
+    }
+}
+
+impl TestApp {
+    /// Starts the graceful stop, as SIGTERM does for the binary.
+    pub fn begin_stop(&self) {
+        self.stop.cancel();
     }
 }
 

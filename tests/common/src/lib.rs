@@ -11,6 +11,7 @@
 
 mod app;
 mod engines;
+mod faults;
 mod http;
 mod metrics;
 mod misc;
@@ -20,6 +21,7 @@ mod redis;
 
 pub use app::*;
 pub use engines::*;
+pub use faults::*;
 pub use http::*;
 pub use metrics::*;
 pub use misc::*;
