@@ -15,8 +15,7 @@ use kurz_testkit::{spawn_app_with, test_settings, Engine};
 /// Spans reach the OpenTelemetry SDK: the request, the cache tiers, the
 /// store calls and the event batch write (`store.append_redirects`). (Uses a thread-local subscriber, so the
 /// app runs on this test's single thread.)
-#[tokio::test(flavor = "current_thread")]
-async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write() {
+async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(engine: Engine) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -26,7 +25,7 @@ async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (settings, db) = test_settings(Engine::Sqlite).await;
+    let (settings, db) = test_settings(engine).await;
     let app = spawn_app_with(settings, db).await;
     let uid = app.create_user().await["id"].as_i64().unwrap();
     let url = app.create_url(uid, "https://example.com/traced").await;
@@ -102,4 +101,14 @@ async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write()
         request.name, "request",
         "store calls nest under their request"
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_spans_cover_the_request_the_cache_the_store_and_the_event_batch_write() {
+    spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn postgres_spans_cover_the_request_the_cache_the_store_and_the_event_batch_write() {
+    spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(Engine::Postgres).await
 }

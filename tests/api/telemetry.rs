@@ -6,11 +6,10 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use kurz_testkit::{test_settings, Engine, KurzProcess};
+use kurz_testkit::{for_each_engine, test_settings, Engine, KurzProcess};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_request_logs_one_json_line_with_its_id_route_and_stages() {
-    let (settings, _db) = test_settings(Engine::Sqlite).await;
+async fn every_request_logs_one_json_line_with_its_id_route_and_stages(engine: Engine) {
+    let (settings, _db) = test_settings(engine).await;
     let mut server = KurzProcess::start(
         env!("CARGO_BIN_EXE_kurz"),
         &settings.database_url(),
@@ -89,3 +88,5 @@ async fn every_request_logs_one_json_line_with_its_id_route_and_stages() {
     assert!(created["db_ms"].as_f64().is_some_and(|ms| ms > 0.0));
     assert!(created["bytes"].as_u64().is_some_and(|b| b > 0));
 }
+
+for_each_engine!(every_request_logs_one_json_line_with_its_id_route_and_stages);
