@@ -141,7 +141,10 @@ impl App {
                 stop.cancelled().await;
                 stopping.store(true, Ordering::SeqCst);
                 if !drain.is_zero() {
-                    tracing::info!(drain_ms = drain.as_millis() as u64, "stopping: readiness fails, still serving");
+                    tracing::info!(
+                        drain_ms = drain.as_millis() as u64,
+                        "stopping: readiness fails, still serving"
+                    );
                     tokio::time::sleep(drain).await;
                 }
                 tracing::info!("stopping: no new connections, finishing requests in flight");

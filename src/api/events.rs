@@ -85,7 +85,7 @@ pub struct EventQuery {
     event_type: Option<String>,
 }
 
-#[utoipa::path(post, path = "/events", request_body = CreateEventBody, tag = "events",
+#[utoipa::path(post, operation_id = "create_event", path = "/events", request_body = CreateEventBody, tag = "events",
     responses((status = 201, body = wire::Event), (status = 400, body = wire::ErrorBody),
         (status = 404, body = wire::ErrorBody)))]
 pub async fn create(
@@ -96,7 +96,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(wire::Event::from(event))).into_response())
 }
 
-#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery, ListQuery),
+#[utoipa::path(get, operation_id = "list_events", path = "/events", tag = "events", params(EventQuery, ListQuery),
     responses((status = 200, body = [wire::Event]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let filters: EventQuery = parse_query(query.as_deref())?;
@@ -112,7 +112,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     json_array(state.service.list_events(filter, page), wire::Event::from).await
 }
 
-#[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = i64, Path, minimum = 1)),
+#[utoipa::path(get, operation_id = "get_event", path = "/events/{id}", tag = "events", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::Event), (status = 404, body = wire::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,

@@ -16,13 +16,13 @@ use crate::telemetry;
 /// How long readiness waits for the database before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, operation_id = "liveness", path = "/health", tag = "operations",
     responses((status = 200, description = "the process is alive")))]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(get, operation_id = "readiness", path = "/health/ready", tag = "operations",
     responses((status = 200, description = "database answers"), (status = 503, description = "database down or stopping")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let database = match tokio::time::timeout(READY_TIMEOUT, state.service.store().ping()).await {
@@ -47,7 +47,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     (status, Json(json!({"status": word, "checks": checks}))).into_response()
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {

@@ -128,7 +128,7 @@ pub struct UrlQuery {
     is_active: Option<String>,
 }
 
-#[utoipa::path(post, path = "/urls", request_body = CreateUrlBody, tag = "urls",
+#[utoipa::path(post, operation_id = "create_url", path = "/urls", request_body = CreateUrlBody, tag = "urls",
     responses((status = 201, body = wire::ShortUrl), (status = 400, body = wire::ErrorBody),
         (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
@@ -140,7 +140,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(wire::ShortUrl::from(url))).into_response())
 }
 
-#[utoipa::path(get, path = "/urls", tag = "urls", params(UrlQuery, ListQuery),
+#[utoipa::path(get, operation_id = "list_urls", path = "/urls", tag = "urls", params(UrlQuery, ListQuery),
     responses((status = 200, body = [wire::ShortUrl]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let filters: UrlQuery = parse_query(query.as_deref())?;
@@ -155,7 +155,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     json_array(state.service.list_urls(filter, page), wire::ShortUrl::from).await
 }
 
-#[utoipa::path(get, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
+#[utoipa::path(get, operation_id = "get_url", path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::ShortUrl), (status = 404, body = wire::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -164,7 +164,7 @@ pub async fn get(
     Ok(Json(state.service.get_url(id).await?.into()))
 }
 
-#[utoipa::path(put, path = "/urls/{id}", request_body = UpdateUrlBody, tag = "urls",
+#[utoipa::path(put, operation_id = "update_url", path = "/urls/{id}", request_body = UpdateUrlBody, tag = "urls",
     params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::ShortUrl), (status = 400, body = wire::ErrorBody),
         (status = 404, body = wire::ErrorBody)))]
@@ -177,7 +177,7 @@ pub async fn update(
     Ok(Json(state.service.update_url(id, &patch).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
+#[utoipa::path(delete, operation_id = "delete_url", path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
     responses((status = 204), (status = 404, body = wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
     state.service.delete_url(id).await?;

@@ -85,7 +85,7 @@ impl UpdateUserBody {
     }
 }
 
-#[utoipa::path(post, path = "/users", request_body = CreateUserBody, tag = "users",
+#[utoipa::path(post, operation_id = "create_user", path = "/users", request_body = CreateUserBody, tag = "users",
     responses((status = 201, body = wire::User), (status = 400, body = wire::ErrorBody),
         (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
@@ -96,20 +96,20 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(wire::User::from(user))).into_response())
 }
 
-#[utoipa::path(get, path = "/users", tag = "users", params(ListQuery),
+#[utoipa::path(get, operation_id = "list_users", path = "/users", tag = "users", params(ListQuery),
     responses((status = 200, body = [wire::User]), (status = 400, body = wire::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
     let page = ListQuery::parse(query.as_deref())?.page()?;
     json_array(state.service.list_users(page), wire::User::from).await
 }
 
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
+#[utoipa::path(get, operation_id = "get_user", path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::User), (status = 404, body = wire::ErrorBody)))]
 pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<wire::User>> {
     Ok(Json(state.service.get_user(id).await?.into()))
 }
 
-#[utoipa::path(put, path = "/users/{id}", request_body = UpdateUserBody, tag = "users",
+#[utoipa::path(put, operation_id = "update_user", path = "/users/{id}", request_body = UpdateUserBody, tag = "users",
     params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::User), (status = 400, body = wire::ErrorBody),
         (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
@@ -122,7 +122,7 @@ pub async fn update(
     Ok(Json(user.into()))
 }
 
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
+#[utoipa::path(delete, operation_id = "delete_user", path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
     responses((status = 204), (status = 404, body = wire::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
     state.service.delete_user(id).await?;
@@ -139,7 +139,7 @@ pub struct BulkUpload {
     file: Vec<u8>,
 }
 
-#[utoipa::path(post, path = "/users/bulk", tag = "users",
+#[utoipa::path(post, operation_id = "import_users", path = "/users/bulk", tag = "users",
     request_body(content = BulkUpload, content_type = "multipart/form-data"),
     responses((status = 201, body = ImportReport), (status = 400, body = wire::ErrorBody),
         (status = 413, body = wire::ErrorBody)))]

@@ -13,7 +13,12 @@ use kurz_testkit::{
 
 /// A replica on `settings`' database behind the shared Redis; entries live
 /// an hour, so only invalidation can make one go.
-pub async fn replica(mut settings: Settings, db: TestDb, redis: &RedisServer, prefix: &str) -> TestApp {
+pub async fn replica(
+    mut settings: Settings,
+    db: TestDb,
+    redis: &RedisServer,
+    prefix: &str,
+) -> TestApp {
     settings.redis_url = Some(redis.url());
     settings.redis_prefix = prefix.to_owned();
     settings.cache_ttl_secs = 3600;
@@ -100,7 +105,10 @@ async fn a_write_on_one_replica_is_what_the_other_serves_at_once(engine: Engine)
     delete_row_behind_the_service(&a.database_url, shared["id"].as_i64().unwrap()).await;
     let from_redis = b.get(&format!("/{shared_code}")).await;
     assert_eq!(from_redis.status, 302, "{}", from_redis.text);
-    assert_eq!(from_redis.header("location"), Some("https://example.com/shared"));
+    assert_eq!(
+        from_redis.header("location"),
+        Some("https://example.com/shared")
+    );
 }
 
 /// Deletes a link's row directly in the database, so only a cache can still

@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::cache::{replica, two_replicas};
 use kurz_testkit::{
-    accept_redirect_events, eventually, for_each_engine, metric_value, random_suffix,
-    redis_cli, refuse_redirect_events, spawn_app, spawn_app_with, stall_redis, test_settings,
-    Engine, RedisServer, SilentSubscriber, TestApp,
+    accept_redirect_events, eventually, for_each_engine, metric_value, random_suffix, redis_cli,
+    refuse_redirect_events, spawn_app, spawn_app_with, stall_redis, test_settings, Engine,
+    RedisServer, SilentSubscriber, TestApp,
 };
 
 async fn redirect_count(app: &TestApp, url_id: i64) -> usize {
@@ -86,7 +86,11 @@ async fn a_draining_stop_fails_readiness_while_it_still_serves(engine: Engine) {
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status, 503, "{}", ready.text);
     assert_eq!(ready.json["checks"]["shutdown"], "in progress");
-    assert_eq!(app.get("/users?per_page=1").await.status, 200, "still serving");
+    assert_eq!(
+        app.get("/users?per_page=1").await.status,
+        200,
+        "still serving"
+    );
     let closed = eventually(Duration::from_secs(5), || async {
         reqwest::Client::new()
             .get(app.url("/health"))
@@ -108,11 +112,17 @@ async fn a_slow_redis_never_slows_redirects_or_writes(engine: Engine) {
     let started = Instant::now();
     assert_eq!(app.get(&format!("/{code}")).await.status, 302);
     let edit = app
-        .put(&format!("/urls/{url_id}"), json!({"title": "while redis sleeps"}))
+        .put(
+            &format!("/urls/{url_id}"),
+            json!({"title": "while redis sleeps"}),
+        )
         .await;
     assert_eq!(edit.status, 200, "{}", edit.text);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(1200), "took {took:?} with Redis stalled");
+    assert!(
+        took < Duration::from_millis(1200),
+        "took {took:?} with Redis stalled"
+    );
     stall.join().expect("redis-cli thread");
 }
 
@@ -124,7 +134,10 @@ async fn a_lost_invalidation_message_is_healed_by_resubscribing(engine: Engine) 
     // Every subscriber is cut off: the next invalidation reaches no one.
     redis_cli(redis.port, &["CLIENT", "KILL", "TYPE", "pubsub"]);
     let edit = a
-        .put(&format!("/urls/{url_id}"), json!({"original_url": "https://example.com/new"}))
+        .put(
+            &format!("/urls/{url_id}"),
+            json!({"original_url": "https://example.com/new"}),
+        )
         .await;
     assert_eq!(edit.status, 200);
     let healed = eventually(Duration::from_secs(3), || async {
@@ -143,10 +156,13 @@ async fn a_replica_that_never_acknowledges_delays_a_write_only_up_to_the_cap(eng
     let (url_id, _) = a_link(&app).await;
     let _silent = SilentSubscriber::start(redis.port, &format!("{prefix}invalidate"));
     let subscribed = eventually(Duration::from_secs(5), || async {
-        redis_cli(redis.port, &["PUBSUB", "NUMSUB", &format!("{prefix}invalidate")])
-            .lines()
-            .nth(1)
-            .is_some_and(|n| n.trim() == "2")
+        redis_cli(
+            redis.port,
+            &["PUBSUB", "NUMSUB", &format!("{prefix}invalidate")],
+        )
+        .lines()
+        .nth(1)
+        .is_some_and(|n| n.trim() == "2")
     })
     .await;
     assert!(subscribed, "the silent subscriber never subscribed");
@@ -154,14 +170,26 @@ async fn a_replica_that_never_acknowledges_delays_a_write_only_up_to_the_cap(eng
     let before = metric_value(&app.get("/metrics").await.text, series).unwrap_or(0.0);
     let started = Instant::now();
     let edit = app
-        .put(&format!("/urls/{url_id}"), json!({"title": "unacknowledged"}))
+        .put(
+            &format!("/urls/{url_id}"),
+            json!({"title": "unacknowledged"}),
+        )
         .await;
     let took = started.elapsed();
     assert_eq!(edit.status, 200, "{}", edit.text);
-    assert!(took >= Duration::from_millis(400), "did not wait for the ack: {took:?}");
-    assert!(took < Duration::from_millis(1500), "waited past the cap: {took:?}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "did not wait for the ack: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "waited past the cap: {took:?}"
+    );
     let after = metric_value(&app.get("/metrics").await.text, series).unwrap_or(0.0);
-    assert!(after >= before + 1.0, "ack time-out not counted ({before} -> {after})");
+    assert!(
+        after >= before + 1.0,
+        "ack time-out not counted ({before} -> {after})"
+    );
 }
 
 for_each_engine!(

@@ -101,8 +101,11 @@ async fn readiness_follows_postgres_down_and_back_up() {
         app.get("/users").await,
         app.get("/urls/1").await,
         app.get("/events?per_page=5").await,
-        app.post("/users", serde_json::json!({"username": "down", "email": "down@example.com"}))
-            .await,
+        app.post(
+            "/users",
+            serde_json::json!({"username": "down", "email": "down@example.com"}),
+        )
+        .await,
         app.put("/urls/1", serde_json::json!({"title": "x"})).await,
         app.get("/not-cached-code").await,
     ] {

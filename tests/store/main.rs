@@ -41,16 +41,27 @@ async fn events_of(store: &Store, url_id: Id) -> Vec<kurz::domain::Event> {
         url_id: Some(url_id.get()),
         ..EventFilter::default()
     };
-    store.list_events(filter, Page::All).try_collect().await.unwrap()
+    store
+        .list_events(filter, Page::All)
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 async fn a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_conflict(engine: Engine) {
-    let (store, _db) = test_store(engine, scripted_codes(&["aaaaaa", "aaaaaa", "aaaaaa", "bbbbbb"])).await;
+    let (store, _db) = test_store(
+        engine,
+        scripted_codes(&["aaaaaa", "aaaaaa", "aaaaaa", "bbbbbb"]),
+    )
+    .await;
     let owner = user(&store).await;
     let first = store.create_url(&link(owner, None)).await.unwrap();
     assert_eq!(first.short_code, "aaaaaa");
     let second = store.create_url(&link(owner, None)).await.unwrap();
-    assert_eq!(second.short_code, "bbbbbb", "two collisions, then a free code");
+    assert_eq!(
+        second.short_code, "bbbbbb",
+        "two collisions, then a free code"
+    );
 
     let taken = ["cccccc"; 17];
     let (store, _db2) = test_store(engine, scripted_codes(&taken)).await;
@@ -58,7 +69,10 @@ async fn a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_confli
     store.create_url(&link(owner, None)).await.unwrap();
     let exhausted = store.create_url(&link(owner, None)).await;
     assert!(
-        matches!(exhausted, Err(StoreError::Conflict(ConflictField::ShortCode))),
+        matches!(
+            exhausted,
+            Err(StoreError::Conflict(ConflictField::ShortCode))
+        ),
         "{exhausted:?}"
     );
 }
@@ -66,10 +80,16 @@ async fn a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_confli
 async fn a_deleted_links_code_is_retired_for_good(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&["dddddd"])).await;
     let owner = user(&store).await;
-    let url = store.create_url(&link(owner, Some("keep-me"))).await.unwrap();
+    let url = store
+        .create_url(&link(owner, Some("keep-me")))
+        .await
+        .unwrap();
     store.delete_url(url.id).await.unwrap();
     let again = store.create_url(&link(owner, Some("keep-me"))).await;
-    assert!(matches!(again, Err(StoreError::Conflict(ConflictField::ShortCode))));
+    assert!(matches!(
+        again,
+        Err(StoreError::Conflict(ConflictField::ShortCode))
+    ));
     assert!(store
         .find_link(&ShortCode::parse("keep-me").unwrap())
         .await
@@ -131,7 +151,10 @@ async fn deleting_a_user_removes_their_links_with_an_event_each(engine: Engine) 
         .unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, kept.id);
-    assert!(matches!(store.get_user(owner).await, Err(StoreError::NotFound("user"))));
+    assert!(matches!(
+        store.get_user(owner).await,
+        Err(StoreError::NotFound("user"))
+    ));
 }
 
 async fn usernames_and_emails_are_unique_case_insensitively_for_email(engine: Engine) {
@@ -142,19 +165,37 @@ async fn usernames_and_emails_are_unique_case_insensitively_for_email(engine: En
         email: Email::parse(email).unwrap(),
         created_at: now_utc(),
     };
-    let ada = store.create_user(&new("ada", "Ada@Example.com")).await.unwrap();
+    let ada = store
+        .create_user(&new("ada", "Ada@Example.com"))
+        .await
+        .unwrap();
     let same_email = store.create_user(&new("other", "ada@example.COM")).await;
-    assert!(matches!(same_email, Err(StoreError::Conflict(ConflictField::Email))));
+    assert!(matches!(
+        same_email,
+        Err(StoreError::Conflict(ConflictField::Email))
+    ));
     let same_name = store.create_user(&new("ada", "x@example.com")).await;
-    assert!(matches!(same_name, Err(StoreError::Conflict(ConflictField::Username))));
-    let bob = store.create_user(&new("bob", "bob@example.com")).await.unwrap();
+    assert!(matches!(
+        same_name,
+        Err(StoreError::Conflict(ConflictField::Username))
+    ));
+    let bob = store
+        .create_user(&new("bob", "bob@example.com"))
+        .await
+        .unwrap();
     let rename = UserPatch {
         username: Some(Username::parse("ada").unwrap()),
         email: None,
     };
     let clash = store.update_user(bob.id, &rename).await;
-    assert!(matches!(clash, Err(StoreError::Conflict(ConflictField::Username))));
-    assert_eq!(store.get_user(ada.id).await.unwrap().email, "Ada@Example.com");
+    assert!(matches!(
+        clash,
+        Err(StoreError::Conflict(ConflictField::Username))
+    ));
+    assert_eq!(
+        store.get_user(ada.id).await.unwrap().email,
+        "Ada@Example.com"
+    );
 }
 
 async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
@@ -177,11 +218,18 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
         event_type: Some("redirect".into()),
         ..EventFilter::default()
     };
-    let stored: Vec<_> = store.list_events(filter, Page::All).try_collect().await.unwrap();
+    let stored: Vec<_> = store
+        .list_events(filter, Page::All)
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1500);
     assert_eq!(stored[0].details["referrer"], "https://ref/0");
     assert!(stored[1].details.get("referrer").is_none());
-    assert_eq!(stored[1499].details["user_agent"], "agent \"quoted\" \u{e9}");
+    assert_eq!(
+        stored[1499].details["user_agent"],
+        "agent \"quoted\" \u{e9}"
+    );
     assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
 }
 
@@ -195,7 +243,9 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
         timestamp: now_utc(),
         details: serde_json::Map::new(),
     };
-    let missing_url = store.create_event(&event(Some(id(999_999)), Some(owner))).await;
+    let missing_url = store
+        .create_event(&event(Some(id(999_999)), Some(owner)))
+        .await;
     assert!(matches!(missing_url, Err(StoreError::NotFound("url"))));
     let missing_user = store.create_event(&event(None, Some(id(999_999)))).await;
     assert!(matches!(missing_user, Err(StoreError::NotFound("user"))));
