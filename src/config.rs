@@ -79,7 +79,7 @@ pub struct Settings {
     pub csv_body_limit: usize,
 
     /// Refuse short links to loopback, private and link-local hosts.
-    #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false)]
     pub block_private_targets: bool,
 
     /// `redis://…` for the shared cache tier and cross-replica invalidation.

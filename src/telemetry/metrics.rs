@@ -64,6 +64,7 @@ fn register_zeroes() {
     metrics::counter!("kurz_events_write_errors_total").increment(0);
     metrics::counter!("kurz_log_lines_dropped_total").increment(0);
     metrics::counter!("kurz_cache_invalidation_ack_timeouts_total").increment(0);
+    metrics::counter!("kurz_short_code_collisions_total").increment(0);
     metrics::gauge!("kurz_events_queue_depth").increment(0.0);
 }
 
@@ -93,6 +94,10 @@ fn describe_metrics() {
         "Events waiting in the recorder's queue."
     );
     metrics::describe_histogram!("kurz_events_batch_size", "Events per batch written.");
+    metrics::describe_counter!(
+        "kurz_short_code_collisions_total",
+        "Generated short codes that were already taken and retried."
+    );
     metrics::describe_histogram!(
         "kurz_events_flush_duration_seconds",
         "Time to write one event batch."

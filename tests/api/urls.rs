@@ -4,7 +4,10 @@
 use serde_json::{json, Value};
 
 use kurz_testkit::for_each_engine;
-use kurz_testkit::{assert_error, assert_timestamp, spawn_app, Engine};
+use kurz_testkit::{
+    assert_error, assert_timestamp, scripted_codes, spawn_app, spawn_app_with_codes, test_settings,
+    Engine,
+};
 
 async fn post_urls_creates_a_random_code_and_a_created_event(engine: Engine) {
     let app = spawn_app(engine).await;
@@ -343,7 +346,43 @@ async fn list_urls_filters_by_user_and_activity(engine: Engine) {
     assert_eq!(all, sorted, "ordered by id");
 }
 
+/// Generated codes come from a scripted source: the second link's first
+/// two draws collide with the first link's code and the third is free; a
+/// retired alias also counts as taken.
+async fn a_colliding_generated_code_is_retried_with_a_fresh_one(engine: Engine) {
+    let (settings, db) = test_settings(engine).await;
+    let codes = scripted_codes(&["Coll1d", "Coll1d", "Coll1d", "Fr3sh1", "gone-1", "Fr3sh2"]);
+    let app = spawn_app_with_codes(settings, db, codes).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let first = app.create_url(uid, "https://example.com/1").await;
+    assert_eq!(first["short_code"], "Coll1d");
+    let second = app.create_url(uid, "https://example.com/2").await;
+    assert_eq!(second["short_code"], "Fr3sh1");
+    let alias = app
+        .post("/urls", json!({"user_id": uid, "original_url": "https://example.com/a", "short_code": "gone-1"}))
+        .await;
+    assert_eq!(alias.status, 201);
+    assert_eq!(
+        app.delete(&format!("/urls/{}", alias.json["id"]))
+            .await
+            .status,
+        204
+    );
+    let third = app.create_url(uid, "https://example.com/3").await;
+    assert_eq!(
+        third["short_code"], "Fr3sh2",
+        "a retired code is never handed out again"
+    );
+    let metrics = app.get("/metrics").await.text;
+    assert!(
+        kurz_testkit::metric_value(&metrics, "kurz_short_code_collisions_total").unwrap_or(0.0)
+            >= 3.0,
+        "collisions are counted"
+    );
+}
+
 for_each_engine!(
+    a_colliding_generated_code_is_retried_with_a_fresh_one,
     post_urls_creates_a_random_code_and_a_created_event,
     post_urls_validates_every_field,
     custom_aliases_are_unique_and_never_reissued,
