@@ -129,14 +129,29 @@ pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiRes
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Multipart form of `POST /users/bulk`. Read field by field as a stream
-/// (the file may be 64 MiB), so it is documented here and read below.
+/// Multipart form of `POST /users/bulk`, filled from the form by
+/// `BulkUpload::read` (field by field: the file may be 64 MiB).
 #[derive(ToSchema)]
-#[allow(dead_code)]
 pub struct BulkUpload {
     /// CSV with header `id,username,email,created_at` (id, created_at optional).
     #[schema(value_type = String, format = Binary)]
-    file: Vec<u8>,
+    file: axum::body::Bytes,
+}
+
+impl BulkUpload {
+    async fn read(mut multipart: Multipart) -> Result<Self, ApiError> {
+        loop {
+            match multipart.next_field().await {
+                Ok(Some(field)) if field.name() == Some("file") => {
+                    let file = field.bytes().await.map_err(multipart_error)?;
+                    return Ok(Self { file });
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => return Err(ApiError::bad_request("missing multipart field 'file'")),
+                Err(e) => return Err(multipart_error(e)),
+            }
+        }
+    }
 }
 
 #[utoipa::path(post, operation_id = "import_users", path = "/users/bulk", tag = "users",
@@ -147,23 +162,11 @@ pub async fn bulk(
     State(state): State<AppState>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
-    let mut multipart = multipart.map_err(|_| {
+    let multipart = multipart.map_err(|_| {
         ApiError::bad_request("expected a multipart/form-data body with a 'file' field")
     })?;
-    let mut file = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return Err(multipart_error(e)),
-        };
-        if field.name() == Some("file") {
-            file = Some(field.bytes().await.map_err(multipart_error)?);
-            break;
-        }
-    }
-    let file = file.ok_or_else(|| ApiError::bad_request("missing multipart field 'file'"))?;
-    let report = state.service.import_users(&file).await?;
+    let upload = BulkUpload::read(multipart).await?;
+    let report = state.service.import_users(&upload.file).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
