@@ -82,7 +82,12 @@ impl App {
             .await
             .with_context(|| format!("failed to bind {}", config.server.bind))?;
         let state = AppState::new(Shared {
-            service: Service::new(store.clone(), links, events.clone()),
+            service: Service::new(
+                store.clone(),
+                links,
+                events.clone(),
+                config.server.auth.clone(),
+            ),
             policy: config.server.target_policy,
             stopping: Arc::new(AtomicBool::new(false)),
             metrics,

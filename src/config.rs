@@ -43,6 +43,16 @@ pub mod defaults {
     pub const TRACE_FILTER: &str = "info,kurz=debug";
 }
 
+/// `KURZ_AUTH`: who may call the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// No keys: the open hackathon contract. Fine on loopback; on any other
+    /// address it must be chosen explicitly.
+    Off,
+    /// Bearer API keys on every endpoint but redirects, health and docs.
+    Keys,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -55,6 +65,21 @@ pub struct Settings {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "KURZ_BIND", default_value = defaults::BIND)]
     pub bind: SocketAddr,
+
+    /// `off` (an open API, the contract mode) or `keys` (bearer API keys).
+    /// Unset: `off` on a loopback address; any other address refuses to
+    /// start until it is chosen.
+    #[arg(long, env = "KURZ_AUTH", value_enum)]
+    pub auth: Option<AuthArg>,
+
+    /// The admin key (every right), at least 16 characters. Prefer
+    /// KURZ_ADMIN_KEY_FILE: the environment of a process is easy to read.
+    #[arg(long, env = "KURZ_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// A file holding the admin key (surrounding white space ignored).
+    #[arg(long, env = "KURZ_ADMIN_KEY_FILE")]
+    pub admin_key_file: Option<std::path::PathBuf>,
 
     /// `postgres://…` for PostgreSQL, `sqlite:PATH` for SQLite. Unset: the
     /// embedded SQLite file at --sqlite-path.
@@ -188,6 +213,8 @@ impl fmt::Debug for Settings {
         let engine = crate::store::engine_of(&self.database_url()).unwrap_or("unknown");
         f.debug_struct("Settings")
             .field("bind", &self.bind)
+            .field("auth", &self.auth)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "set"))
             .field("database", &engine)
             .field("db_max_connections", &self.db_max_connections)
             .field("json_body_limit", &self.json_body_limit)
@@ -205,6 +232,9 @@ impl Settings {
         use defaults as d;
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            auth: None,
+            admin_key: None,
+            admin_key_file: None,
             database_url: Some(database_url.into()),
             sqlite_path: d::SQLITE_PATH.into(),
             db_max_connections: d::DB_MAX_CONNECTIONS,

@@ -36,6 +36,28 @@ enum Command {
     Import(ImportArgs),
     /// Print the OpenAPI document (as served at /openapi.json) and exit.
     Openapi,
+    /// Create or revoke a user's API key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key for a user and print it (it is shown this once).
+    Create {
+        /// The user the key acts for.
+        #[arg(long)]
+        user: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Revoke a key by its id (on every replica, through Redis when configured).
+    Revoke {
+        /// The key's id, as `GET /users/{id}/keys` lists it.
+        id: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 #[derive(clap::Args)]
@@ -62,6 +84,7 @@ async fn main() -> ExitCode {
         Some(Command::Migrate(settings)) => migrate(settings).await,
         Some(Command::Import(args)) => import_files(args).await,
         Some(Command::Openapi) => print_openapi(),
+        Some(Command::Keys(command)) => keys(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,6 +127,50 @@ async fn wait_for_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// `kurz keys …`: the same operations as the API, as the admin, with the
+/// cache tiers of a replica so a revocation reaches the running ones.
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let settings = match &command {
+        KeysCommand::Create { settings, .. } | KeysCommand::Revoke { settings, .. } => settings,
+    };
+    let config = settings.parse()?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
+    let store = std::sync::Arc::new(Store::connect(&config.store.url, 2).await?);
+    store.migrate().await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (links, _subscriber) =
+        kurz::cache::Links::start(store.clone(), config.cache.clone(), stop.clone())?;
+    let (recorder, events) =
+        kurz::events::EventRecorder::start(store.clone(), config.events.clone());
+    let service =
+        kurz::service::Service::new(store.clone(), links, events, config.server.auth.clone());
+    let id = |raw: i64, what: &str| {
+        kurz::domain::Id::new(raw).with_context(|| format!("{what} must be a positive integer"))
+    };
+    let admin = kurz::domain::Caller::Admin;
+    match command {
+        KeysCommand::Create { user, .. } => {
+            let created = service.create_key(admin, id(user, "--user")?).await?;
+            println!("{}", created.token);
+            eprintln!(
+                "key {} ({}) for user {user}: store it now, it is not shown again",
+                created.key.id, created.key.prefix
+            );
+        }
+        KeysCommand::Revoke { id: key_id, .. } => {
+            let key_id = id(key_id, "the key id")?;
+            let owner = store.key_owner(key_id).await?;
+            service.revoke_key(admin, owner, key_id).await?;
+            println!("key {key_id} revoked");
+        }
+    }
+    stop.cancel();
+    drop(service);
+    recorder.close(std::time::Duration::from_secs(5)).await;
+    store.close().await;
+    Ok(())
 }
 
 fn print_openapi() -> anyhow::Result<()> {

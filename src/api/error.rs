@@ -25,6 +25,12 @@ pub enum ApiError {
         message: String,
         details: BTreeMap<String, String>,
     },
+    /// No key, or one that is not (or no longer) valid.
+    #[error("a valid API key is required: send Authorization: Bearer <key>")]
+    Unauthorized,
+    /// A valid key that may not do this at all.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
@@ -61,6 +67,8 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -95,6 +103,7 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::BadFile(message) => Self::bad_request(message),
+            ServiceError::Forbidden(message) => Self::Forbidden(message.into()),
             ServiceError::Store(store) => store.into(),
         }
     }
@@ -122,6 +131,11 @@ impl IntoResponse for ApiError {
             _ => json!({"error": self.to_string()}),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, Self::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if matches!(self, Self::Unavailable(_)) {
             response
                 .headers_mut()

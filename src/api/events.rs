@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Auth;
 use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId};
@@ -90,15 +91,23 @@ pub struct EventQuery {
         (status = 404, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     JsonBody(body): JsonBody<CreateEventBody>,
 ) -> ApiResult<Response> {
-    let event = state.service.create_event(&body.into_new_event()?).await?;
+    let event = state
+        .service
+        .create_event(caller, &body.into_new_event()?)
+        .await?;
     Ok((StatusCode::CREATED, Json(wire::Event::from(event))).into_response())
 }
 
 #[utoipa::path(get, operation_id = "list_events", path = "/events", tag = "events", params(EventQuery, ListQuery),
     responses((status = 200, body = [wire::Event]), (status = 400, body = wire::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
     let filters: EventQuery = parse_query(query.as_deref())?;
     let paging = ListQuery::parse(query.as_deref())?;
     let mut problems = Problems::default();
@@ -109,14 +118,19 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     };
     let page = paging.page_with(&mut problems);
     problems.finish_query()?;
-    json_array(state.service.list_events(filter, page), wire::Event::from).await
+    json_array(
+        state.service.list_events(caller, filter, page),
+        wire::Event::from,
+    )
+    .await
 }
 
 #[utoipa::path(get, operation_id = "get_event", path = "/events/{id}", tag = "events", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::Event), (status = 404, body = wire::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     PathId(id): PathId,
 ) -> ApiResult<Json<wire::Event>> {
-    Ok(Json(state.service.get_event(id).await?.into()))
+    Ok(Json(state.service.get_event(caller, id).await?.into()))
 }

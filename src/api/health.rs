@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::auth::Auth;
 use super::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry;
@@ -16,13 +17,13 @@ use crate::telemetry;
 /// How long readiness waits for the database before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[utoipa::path(get, operation_id = "liveness", path = "/health", tag = "operations",
+#[utoipa::path(get, operation_id = "liveness", path = "/health", tag = "operations", security(()),
     responses((status = 200, description = "the process is alive")))]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, operation_id = "readiness", path = "/health/ready", tag = "operations",
+#[utoipa::path(get, operation_id = "readiness", path = "/health/ready", tag = "operations", security(()),
     responses((status = 200, description = "database answers"), (status = 503, description = "database down or stopping")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let database = match tokio::time::timeout(READY_TIMEOUT, state.service.store().ping()).await {
@@ -49,7 +50,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 
 #[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, Auth(caller): Auth) -> Response {
+    if !caller.is_admin() {
+        return ApiError::Forbidden("only the admin key can read metrics".into()).into_response();
+    }
     let Some(handle) = &state.metrics else {
         return ApiError::NotFound("metrics are turned off (KURZ_METRICS=false)".into())
             .into_response();

@@ -7,11 +7,13 @@
 //! a success is JSON, including unknown routes (404), wrong methods (405,
 //! with `Allow`), oversized bodies (413) and panics (500).
 
+mod auth;
 mod body;
 mod error;
 mod events;
 mod extract;
 mod health;
+mod keys;
 mod list;
 mod openapi;
 mod redirect;
@@ -26,7 +28,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_swagger_ui::SwaggerUi;
@@ -37,13 +39,13 @@ pub use openapi::openapi_document;
 use crate::state::AppState;
 use crate::telemetry;
 
-/// The whole HTTP surface, ready to serve.
+/// The whole HTTP surface, ready to serve. Routes that need an API key
+/// (when keys are on) are one router behind `auth::require_key`; the
+/// redirects, health checks and the docs page are outside it.
 pub fn router(state: AppState) -> Router {
     let json_limit = state.json_body_limit;
     let csv_limit = state.csv_body_limit;
-    Router::new()
-        .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready))
+    let protected = Router::new()
         .route("/metrics", get(health::metrics))
         .route("/users", get(users::list).post(users::create))
         .route(
@@ -54,16 +56,29 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}",
             get(users::get).put(users::update).delete(users::delete),
         )
+        .route("/users/{id}/keys", get(keys::list).post(keys::create))
+        .route("/users/{id}/keys/{key_id}", delete(keys::revoke))
         .route("/urls", get(urls::list).post(urls::create))
         .route(
             "/urls/{id}",
             get(urls::get).put(urls::update).delete(urls::delete),
         )
-        .route("/urls/{id}/redirect", get(redirect::follow_legacy))
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", get(events::get))
+        .route("/openapi.json", get(openapi::serve))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/urls/{id}/redirect", get(redirect::follow_legacy))
         .route("/{code}", get(redirect::follow))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi_document()))
+        .merge(protected)
+        // The docs page loads its own copy of the document (public, like the
+        // page); `/openapi.json` itself is behind the key.
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", openapi_document()))
         .fallback(unknown_route)
         // Inside out: a panic becomes a JSON 500 before the outer layers see
         // the response, so it still gets its request id and access-log line.

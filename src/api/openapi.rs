@@ -6,7 +6,7 @@ use utoipa::openapi::schema::{AllOf, AnyOf, Object, Schema};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, health, redirect, urls, users, wire};
+use super::{events, health, keys, redirect, urls, users, wire};
 use crate::service::{ImportReport, RowError};
 
 #[derive(OpenApi)]
@@ -35,6 +35,9 @@ use crate::service::{ImportReport, RowError};
         events::create,
         events::list,
         events::get,
+        keys::create,
+        keys::list,
+        keys::revoke,
     ),
     components(schemas(
         wire::User,
@@ -49,14 +52,22 @@ use crate::service::{ImportReport, RowError};
         events::CreateEventBody,
         ImportReport,
         RowError,
+        keys::KeyInfo,
+        keys::NewKey,
     )),
-    modifiers(&AtLeastOneField)
+    modifiers(&AtLeastOneField, &BearerKeys),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
 
 /// The document `/openapi.json` serves and `kurz openapi` prints.
 pub fn openapi_document() -> Document {
     ApiDoc::openapi()
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> axum::Json<Document> {
+    axum::Json(openapi_document())
 }
 
 struct AtLeastOneField;
@@ -92,4 +103,26 @@ fn require_one_of(schema: Schema, fields: &[&str]) -> Schema {
     let mut all_of = AllOf::new();
     all_of.items = vec![RefOr::T(schema), RefOr::T(Schema::AnyOf(any_of))];
     Schema::AllOf(all_of)
+}
+
+/// Declares the bearer scheme. Whether it is enforced is the server's
+/// `KURZ_AUTH`; the redirects, health checks and docs never need it.
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`kurz_…`) or the admin key; required when the server runs with KURZ_AUTH=keys.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
 }

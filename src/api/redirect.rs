@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// Longest header value copied into an event's details.
 const MAX_HEADER_CHARS: usize = 512;
 
-#[utoipa::path(get, operation_id = "follow_short_link", path = "/{code}", tag = "redirects",
+#[utoipa::path(get, operation_id = "follow_short_link", path = "/{code}", tag = "redirects", security(()),
     params(("code" = String, Path, description = "short code", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
     responses((status = 302, description = "Location: the target"), (status = 404, body = wire::ErrorBody),
         (status = 410, body = wire::ErrorBody)))]
@@ -60,7 +60,7 @@ pub async fn follow(
 }
 
 /// `/urls/{code}/redirect`, the path the hackathon clients use.
-#[utoipa::path(get, operation_id = "follow_short_link_legacy", path = "/urls/{code}/redirect", tag = "redirects",
+#[utoipa::path(get, operation_id = "follow_short_link_legacy", path = "/urls/{code}/redirect", tag = "redirects", security(()),
     params(("code" = String, Path, description = "short code", pattern = r"^[A-Za-z0-9_-]{1,32}$")),
     responses((status = 302, description = "Location: the target"), (status = 404, body = wire::ErrorBody),
         (status = 410, body = wire::ErrorBody)))]

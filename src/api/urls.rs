@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::auth::Auth;
 use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId};
@@ -133,16 +134,21 @@ pub struct UrlQuery {
         (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     JsonBody(body): JsonBody<CreateUrlBody>,
 ) -> ApiResult<Response> {
     let new = body.into_new_url(state.policy)?;
-    let url = state.service.create_url(&new).await?;
+    let url = state.service.create_url(caller, &new).await?;
     Ok((StatusCode::CREATED, Json(wire::ShortUrl::from(url))).into_response())
 }
 
 #[utoipa::path(get, operation_id = "list_urls", path = "/urls", tag = "urls", params(UrlQuery, ListQuery),
     responses((status = 200, body = [wire::ShortUrl]), (status = 400, body = wire::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
     let filters: UrlQuery = parse_query(query.as_deref())?;
     let paging = ListQuery::parse(query.as_deref())?;
     let mut problems = Problems::default();
@@ -152,16 +158,21 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     };
     let page = paging.page_with(&mut problems);
     problems.finish_query()?;
-    json_array(state.service.list_urls(filter, page), wire::ShortUrl::from).await
+    json_array(
+        state.service.list_urls(caller, filter, page),
+        wire::ShortUrl::from,
+    )
+    .await
 }
 
 #[utoipa::path(get, operation_id = "get_url", path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::ShortUrl), (status = 404, body = wire::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     PathId(id): PathId,
 ) -> ApiResult<Json<wire::ShortUrl>> {
-    Ok(Json(state.service.get_url(id).await?.into()))
+    Ok(Json(state.service.get_url(caller, id).await?.into()))
 }
 
 #[utoipa::path(put, operation_id = "update_url", path = "/urls/{id}", request_body = UpdateUrlBody, tag = "urls",
@@ -170,16 +181,23 @@ pub async fn get(
         (status = 404, body = wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     PathId(id): PathId,
     JsonBody(body): JsonBody<UpdateUrlBody>,
 ) -> ApiResult<Json<wire::ShortUrl>> {
     let patch = body.into_patch(state.policy)?;
-    Ok(Json(state.service.update_url(id, &patch).await?.into()))
+    Ok(Json(
+        state.service.update_url(caller, id, &patch).await?.into(),
+    ))
 }
 
 #[utoipa::path(delete, operation_id = "delete_url", path = "/urls/{id}", tag = "urls", params(("id" = i64, Path, minimum = 1)),
     responses((status = 204), (status = 404, body = wire::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
-    state.service.delete_url(id).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    state.service.delete_url(caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

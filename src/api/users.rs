@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::auth::Auth;
 use super::body::{Field, Problems};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId};
@@ -90,23 +91,35 @@ impl UpdateUserBody {
         (status = 409, body = wire::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     JsonBody(body): JsonBody<CreateUserBody>,
 ) -> ApiResult<Response> {
-    let user = state.service.create_user(&body.into_new_user()?).await?;
+    let user = state
+        .service
+        .create_user(caller, &body.into_new_user()?)
+        .await?;
     Ok((StatusCode::CREATED, Json(wire::User::from(user))).into_response())
 }
 
 #[utoipa::path(get, operation_id = "list_users", path = "/users", tag = "users", params(ListQuery),
     responses((status = 200, body = [wire::User]), (status = 400, body = wire::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
     let page = ListQuery::parse(query.as_deref())?.page()?;
-    json_array(state.service.list_users(page), wire::User::from).await
+    json_array(state.service.list_users(caller, page), wire::User::from).await
 }
 
 #[utoipa::path(get, operation_id = "get_user", path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
     responses((status = 200, body = wire::User), (status = 404, body = wire::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<Json<wire::User>> {
-    Ok(Json(state.service.get_user(id).await?.into()))
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId,
+) -> ApiResult<Json<wire::User>> {
+    Ok(Json(state.service.get_user(caller, id).await?.into()))
 }
 
 #[utoipa::path(put, operation_id = "update_user", path = "/users/{id}", request_body = UpdateUserBody, tag = "users",
@@ -115,17 +128,25 @@ pub async fn get(State(state): State<AppState>, PathId(id): PathId) -> ApiResult
         (status = 404, body = wire::ErrorBody), (status = 409, body = wire::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     PathId(id): PathId,
     JsonBody(body): JsonBody<UpdateUserBody>,
 ) -> ApiResult<Json<wire::User>> {
-    let user = state.service.update_user(id, &body.into_patch()?).await?;
+    let user = state
+        .service
+        .update_user(caller, id, &body.into_patch()?)
+        .await?;
     Ok(Json(user.into()))
 }
 
 #[utoipa::path(delete, operation_id = "delete_user", path = "/users/{id}", tag = "users", params(("id" = i64, Path, minimum = 1)),
     responses((status = 204), (status = 404, body = wire::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, PathId(id): PathId) -> ApiResult<StatusCode> {
-    state.service.delete_user(id).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    state.service.delete_user(caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,13 +181,14 @@ impl BulkUpload {
         (status = 413, body = wire::ErrorBody)))]
 pub async fn bulk(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
     let multipart = multipart.map_err(|_| {
         ApiError::bad_request("expected a multipart/form-data body with a 'file' field")
     })?;
     let upload = BulkUpload::read(multipart).await?;
-    let report = state.service.import_users(&upload.file).await?;
+    let report = state.service.import_users(caller, &upload.file).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 

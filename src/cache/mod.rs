@@ -13,6 +13,7 @@
 //! `degraded_ttl`, which bounds staleness from writes made on other replicas.
 
 mod breaker;
+mod keys;
 mod local;
 mod shared;
 
@@ -25,6 +26,7 @@ use metrics::Counter;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use keys::KeyCache;
 pub use shared::SharedSettings;
 
 use crate::domain::{Link, ShortCode};
@@ -81,6 +83,8 @@ pub struct Links {
     shared: Option<Arc<SharedCache>>,
     settings: Arc<CacheSettings>,
     counters: Arc<LookupCounters>,
+    /// Credentials of API keys, invalidated through the same channel.
+    keys: Arc<KeyCache>,
 }
 
 impl Links {
@@ -101,14 +105,19 @@ impl Links {
             shared,
             settings: Arc::new(settings),
             counters: Arc::new(LookupCounters::new()),
+            keys: Arc::default(),
         };
         if links.shared.is_some() {
             metrics::gauge!("kurz_cache_subscription_up").set(0.0);
         }
-        let subscriber = links
-            .shared
-            .clone()
-            .map(|shared| tokio::spawn(listen(shared, links.local.clone(), stop)));
+        let subscriber = links.shared.clone().map(|shared| {
+            tokio::spawn(listen(
+                shared,
+                links.local.clone(),
+                links.keys.clone(),
+                stop,
+            ))
+        });
         Ok((links, subscriber))
     }
 
@@ -207,10 +216,23 @@ impl Links {
         self.invalidate_all(&[code.to_owned()]).await;
     }
 
-    /// Drops the codes here, in Redis, and on every other replica, before returning.
+    /// The API-key credential tier.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
+    /// Drops a revoked key's credential here and on every other replica,
+    /// before returning.
+    pub async fn invalidate_keys(&self, prefixes: &[String]) {
+        let entries: Vec<String> = prefixes.iter().map(|p| format!("{KEY_ENTRY}{p}")).collect();
+        self.invalidate_all(&entries).await;
+    }
+
+    /// Drops the codes (and `key:` entries) here, in Redis, and on every
+    /// other replica, before returning.
     pub async fn invalidate_all(&self, codes: &[String]) {
         for code in codes {
-            self.local.invalidate(code);
+            drop_entry(&self.local, &self.keys, code);
         }
         if let Some(shared) = &self.shared {
             shared.delete(codes).await;
@@ -231,7 +253,23 @@ impl Links {
 
 /// Listens for invalidations until `stop`, reconnecting with backoff. Every
 /// (re)subscription clears the local tier: messages may have been missed.
-async fn listen(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: CancellationToken) {
+/// Entries of an invalidation message that name an API key rather than a
+/// code (codes never hold a `:`).
+const KEY_ENTRY: &str = "key:";
+
+fn drop_entry(local: &LocalCache, keys: &KeyCache, entry: &str) {
+    match entry.strip_prefix(KEY_ENTRY) {
+        Some(prefix) => keys.invalidate(prefix),
+        None => local.invalidate(entry),
+    }
+}
+
+async fn listen(
+    shared: Arc<SharedCache>,
+    local: Arc<LocalCache>,
+    keys: Arc<KeyCache>,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let subscribed = async {
@@ -245,6 +283,7 @@ async fn listen(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: Cancella
         };
         if let Ok(Ok(mut pubsub)) = attempt {
             local.clear();
+            keys.clear();
             shared.listening.store(true, Ordering::Release);
             metrics::gauge!("kurz_cache_subscription_up").set(1.0);
             backoff = Duration::from_millis(100);
@@ -261,7 +300,7 @@ async fn listen(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: Cancella
                 let payload: String = message.get_payload().unwrap_or_default();
                 if let Some((id, codes)) = parse_message(&payload) {
                     for code in &codes {
-                        local.invalidate(code);
+                        drop_entry(&local, &keys, code);
                     }
                     metrics::counter!("kurz_cache_invalidations_received_total").increment(1);
                     shared.acknowledge(id, &codes).await;
@@ -270,6 +309,7 @@ async fn listen(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: Cancella
             shared.listening.store(false, Ordering::Release);
             metrics::gauge!("kurz_cache_subscription_up").set(0.0);
             local.clear();
+            keys.clear();
             tracing::warn!("redis invalidation subscription lost; reconnecting");
         }
         tokio::select! {

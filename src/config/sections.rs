@@ -5,10 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{LogFormat, Settings};
+use super::{AuthArg, LogFormat, Settings};
 use crate::cache::{CacheSettings, SharedSettings};
 use crate::domain::TargetPolicy;
 use crate::events::RecorderSettings;
+use crate::service::AuthMode;
 use crate::telemetry::logging::{self, LogSettings};
 
 /// Every problem found in the settings, each naming its variable.
@@ -23,6 +24,8 @@ pub struct ServerConfig {
     pub json_body_limit: usize,
     pub csv_body_limit: usize,
     pub target_policy: TargetPolicy,
+    /// How callers authenticate; holds only the admin key's hash.
+    pub auth: AuthMode,
     pub shutdown_timeout: Duration,
     /// How long readiness fails before the listener closes.
     pub shutdown_drain: Duration,
@@ -84,6 +87,49 @@ impl Problems {
     }
 }
 
+/// Shortest admin key accepted.
+const MIN_ADMIN_KEY_CHARS: usize = 16;
+
+impl Settings {
+    /// `KURZ_AUTH` and the admin key; protected mode refuses an open API on
+    /// a non-loopback address unless it was chosen.
+    fn auth_mode(&self, p: &mut Problems) -> AuthMode {
+        let auth = match self.auth {
+            Some(auth) => auth,
+            None if self.bind.ip().is_loopback() => AuthArg::Off,
+            None => {
+                p.0.push(format!(
+                    "KURZ_AUTH is not set and {} is not a loopback address: set KURZ_AUTH=keys \
+                     (with KURZ_ADMIN_KEY_FILE) to require API keys, or KURZ_AUTH=off to accept an open API",
+                    self.bind.ip()
+                ));
+                AuthArg::Off
+            }
+        };
+        let from_file = self.admin_key_file.as_ref().and_then(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| {
+                    p.0.push(format!("KURZ_ADMIN_KEY_FILE {}: {e}", path.display()))
+                })
+                .ok()
+        });
+        let admin_key = from_file
+            .as_deref()
+            .or(self.admin_key.as_deref())
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        if admin_key.is_some_and(|k| k.chars().count() < MIN_ADMIN_KEY_CHARS) {
+            p.0.push(format!(
+                "the admin key must be at least {MIN_ADMIN_KEY_CHARS} characters"
+            ));
+        }
+        match auth {
+            AuthArg::Off => AuthMode::Off,
+            AuthArg::Keys => AuthMode::keys(admin_key),
+        }
+    }
+}
+
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
@@ -111,6 +157,7 @@ impl Settings {
             target_policy: TargetPolicy {
                 block_private_hosts: self.block_private_targets,
             },
+            auth: self.auth_mode(&mut p),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             shutdown_drain: millis(self.shutdown_drain_ms),
             metrics: self.metrics,

@@ -6,6 +6,7 @@
 //! construction. The rules that decide what a partial update changes, and
 //! which events the service writes for it, live in `inputs` as pure code.
 
+mod api_key;
 mod details;
 mod email;
 mod error;
@@ -20,6 +21,9 @@ mod time;
 mod title;
 mod username;
 
+pub use api_key::{
+    token_hash, token_matches, token_prefix, ApiKey, Caller, KeyCredential, NewToken,
+};
 pub use details::parse_details;
 pub use email::Email;
 pub use error::DomainError;

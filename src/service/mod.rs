@@ -1,14 +1,17 @@
 //! One call per use case. Each write here is the whole operation: the store
 //! transaction (the change and its events), then the cache invalidation on
 //! every replica, so no handler sequences them itself and no new endpoint
-//! can forget a step. Authorization of each call will live here too.
+//! can forget a step. Authorization lives here too (`auth`): every method
+//! takes the `Caller` and checks it before anything else.
 //!
 //! - `users`, `urls`, `events`: the resources' reads and writes.
 //! - `redirects`: resolving a short link and recording its `redirect` event.
 //! - `import`: the hackathon CSV files, for `/users/bulk` and `kurz import`.
 
+mod auth;
 mod events;
 pub mod import;
+mod keys;
 mod redirects;
 mod urls;
 mod users;
@@ -19,7 +22,9 @@ use crate::cache::Links;
 use crate::events::EventSink;
 use crate::store::{Store, StoreError};
 
+pub use auth::AuthMode;
 pub use import::{ImportReport, RowError};
+pub use keys::CreatedKey;
 pub use redirects::{Redirect, Visit};
 
 /// What a use case can fail with, beyond what the store reports.
@@ -28,6 +33,9 @@ pub enum ServiceError {
     /// An uploaded file as a whole cannot be read (not UTF-8, no header).
     #[error("{0}")]
     BadFile(String),
+    /// The caller's key may not do this at all (only the admin may).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,14 +49,16 @@ pub struct Service {
     store: Arc<Store>,
     links: Links,
     events: EventSink,
+    auth: Arc<auth::Authenticator>,
 }
 
 impl Service {
-    pub fn new(store: Arc<Store>, links: Links, events: EventSink) -> Self {
+    pub fn new(store: Arc<Store>, links: Links, events: EventSink, auth: AuthMode) -> Self {
         Self {
             store,
             links,
             events,
+            auth: Arc::new(auth::Authenticator::new(auth)),
         }
     }
 

@@ -15,6 +15,7 @@ mod engine;
 mod error;
 mod events;
 mod import;
+mod keys;
 mod query;
 mod rows;
 mod urls;

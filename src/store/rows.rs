@@ -110,3 +110,43 @@ impl From<LinkRow> for Link {
         }
     }
 }
+
+pub(crate) const KEY_COLUMNS: &str = "id, user_id, prefix, created_at, last_used_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    id: i64,
+    user_id: i64,
+    prefix: String,
+    created_at: NaiveDateTime,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl KeyRow {
+    pub(crate) fn into_key(self) -> StoreResult<crate::domain::ApiKey> {
+        Ok(crate::domain::ApiKey {
+            id: id(self.id)?,
+            user_id: id(self.user_id)?,
+            prefix: self.prefix,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    id: i64,
+    user_id: i64,
+    secret_hash: String,
+}
+
+impl CredentialRow {
+    pub(crate) fn into_credential(self) -> StoreResult<crate::domain::KeyCredential> {
+        Ok(crate::domain::KeyCredential {
+            key_id: id(self.id)?,
+            user_id: id(self.user_id)?,
+            secret_hash: self.secret_hash,
+        })
+    }
+}

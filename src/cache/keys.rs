@@ -1,0 +1,70 @@
+//! Credentials of recently used API keys, so an authorized request costs a
+//! hash and a map look-up instead of a database round trip. Revocation drops
+//! an entry here and, through the invalidation channel, on every replica
+//! (entries of the form `key:<prefix>`); the TTL is the safety net.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::domain::KeyCredential;
+
+/// How long a credential is trusted without asking the store again.
+const KEY_TTL: Duration = Duration::from_secs(10);
+/// Most keys held.
+const KEY_CAPACITY: u64 = 100_000;
+
+pub struct KeyCache {
+    entries: Cache<String, KeyCredential>,
+    epoch: AtomicU64,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(KEY_CAPACITY)
+                .time_to_live(KEY_TTL)
+                .build(),
+            epoch: AtomicU64::new(0),
+        }
+    }
+}
+
+impl KeyCache {
+    pub fn get(&self, prefix: &str) -> Option<KeyCredential> {
+        self.entries.get(prefix)
+    }
+
+    /// Read before a fill starts; see `insert_unless_invalidated`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches a credential unless a revocation happened since `seen_epoch`.
+    pub fn insert_unless_invalidated(
+        &self,
+        prefix: &str,
+        credential: KeyCredential,
+        seen_epoch: u64,
+    ) {
+        if self.epoch() != seen_epoch {
+            return;
+        }
+        self.entries.insert(prefix.to_owned(), credential);
+        if self.epoch() != seen_epoch {
+            self.entries.invalidate(prefix);
+        }
+    }
+
+    pub fn invalidate(&self, prefix: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate(prefix);
+    }
+
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+}

@@ -1,0 +1,119 @@
+//! Who is calling, and what they may do.
+//!
+//! With authentication off (`KURZ_AUTH=off`, the contract mode) every caller
+//! is the admin. With keys, a bearer token is the admin key (from
+//! `KURZ_ADMIN_KEY[_FILE]`) or a user's key; a user's key acts only for that
+//! user. The rule for somebody else's resource is 404: its existence is not
+//! revealed. What only the admin may do (create users, import, metrics) is
+//! 403 for a user's key.
+
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::{Service, ServiceError, ServiceResult};
+use crate::domain::{token_hash, token_matches, token_prefix, Caller, Id};
+
+/// How the service authenticates.
+#[derive(Debug, Clone, Default)]
+pub enum AuthMode {
+    /// Everyone is the admin: the hackathon contract, byte for byte.
+    #[default]
+    Off,
+    /// Bearer keys; `admin_key_hash` is the SHA-256 of the admin key.
+    Keys { admin_key_hash: Option<String> },
+}
+
+/// How often a key's `last_used_at` is written at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Authentication state shared by the service's clones.
+pub(crate) struct Authenticator {
+    mode: AuthMode,
+    /// Keys whose `last_used_at` was written within `TOUCH_EVERY`.
+    touched: Cache<Id, ()>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(mode: AuthMode) -> Self {
+        Self {
+            mode,
+            touched: Cache::builder().time_to_live(TOUCH_EVERY).build(),
+        }
+    }
+}
+
+impl AuthMode {
+    /// Keys mode with the given admin key (hashed here; the key itself is
+    /// not kept).
+    pub fn keys(admin_key: Option<&str>) -> Self {
+        Self::Keys {
+            admin_key_hash: admin_key.map(token_hash),
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        matches!(self, Self::Off)
+    }
+}
+
+impl Service {
+    /// The caller a bearer token stands for; `None` for a missing, malformed,
+    /// unknown or revoked token. Never logs the token.
+    pub async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Option<Caller>> {
+        let admin_key_hash = match &self.auth.mode {
+            AuthMode::Off => return Ok(Some(Caller::Admin)),
+            AuthMode::Keys { admin_key_hash } => admin_key_hash,
+        };
+        let Some(token) = token else { return Ok(None) };
+        if admin_key_hash
+            .as_deref()
+            .is_some_and(|hash| token_matches(token, hash))
+        {
+            return Ok(Some(Caller::Admin));
+        }
+        let Some(prefix) = token_prefix(token) else {
+            return Ok(None);
+        };
+        let keys = self.links.keys();
+        let credential = match keys.get(prefix) {
+            Some(credential) => credential,
+            None => {
+                let epoch = keys.epoch();
+                let Some(credential) = self.store.find_key(prefix).await? else {
+                    return Ok(None);
+                };
+                keys.insert_unless_invalidated(prefix, credential.clone(), epoch);
+                credential
+            }
+        };
+        if !token_matches(token, &credential.secret_hash) {
+            return Ok(None);
+        }
+        if self.auth.touched.get(&credential.key_id).is_none() {
+            self.auth.touched.insert(credential.key_id, ());
+            let store = self.store.clone();
+            let key_id = credential.key_id;
+            tokio::spawn(async move {
+                if let Err(error) = store.touch_key(key_id).await {
+                    tracing::debug!(%error, "could not record a key's last use");
+                }
+            });
+        }
+        Ok(Some(Caller::User(credential.user_id)))
+    }
+
+    /// Whether authentication is off (every caller is the admin).
+    pub fn auth_is_off(&self) -> bool {
+        self.auth.mode.is_off()
+    }
+}
+
+/// Only the admin: 403 for a user's key.
+pub(crate) fn require_admin(caller: Caller, what: &'static str) -> ServiceResult<()> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(what))
+    }
+}
