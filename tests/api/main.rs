@@ -1,6 +1,7 @@
 //! Black-box tests over HTTP against the real router, on both engines.
 //! One binary (one link step); each module is one area of the contract.
 
+mod auth;
 mod bulk;
 mod cache;
 mod concurrency;

@@ -170,3 +170,51 @@ pub fn assert_timestamp(value: &Value) {
         "bad timestamp {s}"
     );
 }
+
+/// Requests to a `TestApp` carrying `Authorization: Bearer <key>`.
+pub struct Keyed<'a> {
+    app: &'a TestApp,
+    key: String,
+}
+
+impl TestApp {
+    /// The same app, every request sent with this API key.
+    pub fn with_key(&self, key: &str) -> Keyed<'_> {
+        Keyed {
+            app: self,
+            key: key.to_owned(),
+        }
+    }
+}
+
+impl Keyed<'_> {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+}
