@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -26,7 +25,7 @@ use crate::events::{EventRecorder, EventSink};
 use crate::service::Service;
 use crate::state::{AppState, Shared};
 use crate::store::Store;
-use crate::{api, telemetry};
+use crate::{api, server, telemetry};
 
 pub struct App {
     listener: TcpListener,
@@ -78,8 +77,7 @@ impl App {
             .map(|handle| tokio::spawn(telemetry::run_upkeep(handle, background.clone())));
         metrics::gauge!("kurz_build_info", "version" => env!("CARGO_PKG_VERSION"), "engine" => store.engine())
             .set(1.0);
-        let listener = TcpListener::bind(config.server.bind)
-            .await
+        let listener = server::bind(config.server.bind, config.server.connections.listen_backlog)
             .with_context(|| format!("failed to bind {}", config.server.bind))?;
         let state = AppState::new(Shared {
             service: Service::new(
@@ -138,7 +136,7 @@ impl App {
         } = self;
         drop(events);
         let stopping = state.stopping.clone();
-        let router = api::router(state);
+        let router = api::router(state, &config.server.limits);
         let drain = config.server.shutdown_drain;
         let begin_stop = {
             let stop = stop.clone();
@@ -155,23 +153,21 @@ impl App {
                 tracing::info!("stopping: no new connections, finishing requests in flight");
             }
         };
-        let server = axum::serve(
+        let server = server::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(begin_stop)
-        .into_future();
+            router,
+            config.server.connections.clone(),
+            begin_stop,
+        );
         tokio::pin!(server);
         let deadline = config.server.shutdown_timeout;
-        let served = tokio::select! {
-            result = &mut server => result,
-            () = stop.cancelled() => match tokio::time::timeout(deadline, &mut server).await {
-                Ok(result) => result,
-                Err(_) => {
+        tokio::select! {
+            () = &mut server => (),
+            () = stop.cancelled() => {
+                if tokio::time::timeout(deadline, &mut server).await.is_err() {
                     tracing::error!("requests still running at the shutdown deadline; closing them");
-                    Ok(())
                 }
-            },
+            }
         };
         // The router (and its event senders) is gone with the server future.
         recorder.close(deadline).await;
@@ -184,6 +180,6 @@ impl App {
         }
         store.close().await;
         tracing::info!("stopped");
-        served.context("server failed")
+        Ok(())
     }
 }

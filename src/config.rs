@@ -39,6 +39,14 @@ pub mod defaults {
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
     pub const SHUTDOWN_DRAIN_MS: u64 = 0;
+    pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
+    pub const LISTEN_BACKLOG: u32 = 4096;
+    pub const MAX_CONNECTIONS: usize = 10_000;
+    pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+    pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+    /// Rate limits when KURZ_AUTH=keys and none is set (per second).
+    pub const KEYS_MODE_REDIRECTS_PER_SEC: u32 = 200;
+    pub const KEYS_MODE_WRITES_PER_SEC: u32 = 20;
     pub const LOG: &str = "info";
     pub const TRACE_FILTER: &str = "info,kurz=debug";
 }
@@ -180,6 +188,43 @@ pub struct Settings {
     #[arg(long, env = "KURZ_SHUTDOWN_DRAIN_MS", default_value_t = defaults::SHUTDOWN_DRAIN_MS)]
     pub shutdown_drain_ms: u64,
 
+    /// Redirects per second per client IP (0: unlimited). Unset: unlimited
+    /// with KURZ_AUTH=off, 200 with keys.
+    #[arg(long, env = "KURZ_RATE_LIMIT_REDIRECTS")]
+    pub rate_limit_redirects: Option<u32>,
+
+    /// Writes per second per API key, or per client IP without one (0:
+    /// unlimited). Unset: unlimited with KURZ_AUTH=off, 20 with keys.
+    #[arg(long, env = "KURZ_RATE_LIMIT_WRITES")]
+    pub rate_limit_writes: Option<u32>,
+
+    /// Comma-separated IPs of proxies (nginx) whose X-Forwarded-For is
+    /// believed for the client address. Unset: none; the peer is the client.
+    #[arg(long, env = "KURZ_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Milliseconds a handler may take to start its answer; slower ones
+    /// answer 503 JSON.
+    #[arg(long, env = "KURZ_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
+
+    /// Pending connections the kernel queues for us (bursts of new clients).
+    #[arg(long, env = "KURZ_LISTEN_BACKLOG", default_value_t = defaults::LISTEN_BACKLOG)]
+    pub listen_backlog: u32,
+
+    /// Open connections at most; further ones wait in the backlog.
+    #[arg(long, env = "KURZ_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Milliseconds a client has to send a whole request head; also how long
+    /// an idle kept-alive connection stays open.
+    #[arg(long, env = "KURZ_HEADER_READ_TIMEOUT_MS", default_value_t = defaults::HEADER_READ_TIMEOUT_MS)]
+    pub header_read_timeout_ms: u64,
+
+    /// Largest request head (request line and headers) in bytes; 431 above.
+    #[arg(long, env = "KURZ_MAX_HEADER_BYTES", default_value_t = defaults::MAX_HEADER_BYTES)]
+    pub max_header_bytes: usize,
+
     /// Run pending migrations at start.
     #[arg(long, env = "KURZ_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
@@ -258,6 +303,14 @@ impl Settings {
             event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
             shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,
             shutdown_drain_ms: d::SHUTDOWN_DRAIN_MS,
+            rate_limit_redirects: None,
+            rate_limit_writes: None,
+            trusted_proxies: Vec::new(),
+            request_timeout_ms: d::REQUEST_TIMEOUT_MS,
+            listen_backlog: d::LISTEN_BACKLOG,
+            max_connections: d::MAX_CONNECTIONS,
+            header_read_timeout_ms: d::HEADER_READ_TIMEOUT_MS,
+            max_header_bytes: d::MAX_HEADER_BYTES,
             migrate_on_start: true,
             metrics: true,
             otlp_endpoint: None,

@@ -7,6 +7,8 @@
 //!   sections (`Config`).
 //! - `app`: builds the state and router, serves, and shuts down in order.
 //! - `state`: `AppState`, what handlers share (data only).
+//! - `server`: the HTTP/1 connection loop with the edge limits (backlog,
+//!   TCP_NODELAY, connection cap, head size and read deadline).
 //! - `api`: HTTP only; one module per resource, one wire struct per body,
 //!   one JSON error type, the OpenAPI document.
 //! - `service`: one call per use case; a write is the store transaction,
@@ -30,6 +32,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -40,6 +40,12 @@ pub enum ApiError {
     Conflict { field: &'static str },
     #[error("this short link has been deactivated")]
     Gone,
+    /// The client spent its budget; `Retry-After` says when to come back.
+    #[error("rate limit exceeded")]
+    TooManyRequests,
+    /// The handler did not answer within the request deadline.
+    #[error("the request took too long; try again")]
+    TimedOut,
     #[error("request body too large")]
     PayloadTooLarge,
     /// The database cannot be reached; clients may retry.
@@ -73,6 +79,8 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Gone => StatusCode::GONE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,7 +144,7 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if matches!(self, Self::Unavailable(_)) {
+        if matches!(self, Self::Unavailable(_) | Self::TimedOut) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -14,6 +14,7 @@ mod events;
 mod extract;
 mod health;
 mod keys;
+mod limits;
 mod list;
 mod openapi;
 mod redirect;
@@ -34,6 +35,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ApiResult};
+pub use limits::LimitSettings;
 pub use openapi::openapi_document;
 
 use crate::state::AppState;
@@ -42,7 +44,7 @@ use crate::telemetry;
 /// The whole HTTP surface, ready to serve. Routes that need an API key
 /// (when keys are on) are one router behind `auth::require_key`; the
 /// redirects, health checks and the docs page are outside it.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, limits: &LimitSettings) -> Router {
     let json_limit = state.json_body_limit;
     let csv_limit = state.csv_body_limit;
     let protected = Router::new()
@@ -85,6 +87,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_as_json))
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(middleware::map_response(json_for_bare_errors))
+        .layer(middleware::from_fn_with_state(
+            limits::Limits::new(limits),
+            limits::enforce,
+        ))
         .layer(middleware::from_fn_with_state(
             state
                 .metrics

@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{AuthArg, LogFormat, Settings};
+use crate::api::LimitSettings;
 use crate::cache::{CacheSettings, SharedSettings};
 use crate::domain::TargetPolicy;
 use crate::events::RecorderSettings;
+use crate::server::{ConnectionSettings, MIN_HEADER_BYTES};
 use crate::service::AuthMode;
 use crate::telemetry::logging::{self, LogSettings};
 
@@ -26,6 +28,10 @@ pub struct ServerConfig {
     pub target_policy: TargetPolicy,
     /// How callers authenticate; holds only the admin key's hash.
     pub auth: AuthMode,
+    /// Rate limits, trusted proxies and the request deadline.
+    pub limits: LimitSettings,
+    /// Backlog, connection cap, request-head limits.
+    pub connections: ConnectionSettings,
     pub shutdown_timeout: Duration,
     /// How long readiness fails before the listener closes.
     pub shutdown_drain: Duration,
@@ -130,6 +136,39 @@ impl Settings {
     }
 }
 
+impl Settings {
+    fn limits(&self, p: &mut Problems) -> LimitSettings {
+        use super::defaults as d;
+        let keys = self.auth == Some(AuthArg::Keys);
+        let per_sec = |set: Option<u32>, keys_default: u32| {
+            std::num::NonZeroU32::new(set.unwrap_or(if keys { keys_default } else { 0 }))
+        };
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|raw| raw.trim())
+            .filter(|raw| !raw.is_empty())
+            .filter_map(|raw| {
+                raw.parse()
+                    .map_err(|_| {
+                        p.0.push(format!(
+                            "KURZ_TRUSTED_PROXIES: {raw:?} is not an IP address"
+                        ))
+                    })
+                    .ok()
+            })
+            .collect();
+        LimitSettings {
+            redirects_per_sec: per_sec(self.rate_limit_redirects, d::KEYS_MODE_REDIRECTS_PER_SEC),
+            writes_per_sec: per_sec(self.rate_limit_writes, d::KEYS_MODE_WRITES_PER_SEC),
+            trusted_proxies,
+            request_timeout: millis(
+                p.at_least_one("KURZ_REQUEST_TIMEOUT_MS", self.request_timeout_ms),
+            ),
+        }
+    }
+}
+
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
@@ -142,6 +181,16 @@ impl Settings {
         let engine = crate::store::engine_of(&url)
             .map_err(|e| p.0.push(e.to_string()))
             .unwrap_or("unknown");
+        if self.max_header_bytes < MIN_HEADER_BYTES {
+            p.0.push(format!(
+                "KURZ_MAX_HEADER_BYTES must be at least {MIN_HEADER_BYTES}"
+            ));
+        }
+        if self.shutdown_drain_ms >= self.shutdown_timeout_secs.saturating_mul(1000) {
+            p.0.push(
+                "KURZ_SHUTDOWN_DRAIN_MS must be shorter than KURZ_SHUTDOWN_TIMEOUT_SECS".into(),
+            );
+        }
         let store = StoreConfig {
             url,
             engine,
@@ -158,6 +207,16 @@ impl Settings {
                 block_private_hosts: self.block_private_targets,
             },
             auth: self.auth_mode(&mut p),
+            limits: self.limits(&mut p),
+            connections: ConnectionSettings {
+                listen_backlog: p.at_least_one("KURZ_LISTEN_BACKLOG", self.listen_backlog),
+                max_connections: p.at_least_one("KURZ_MAX_CONNECTIONS", self.max_connections as u64)
+                    as usize,
+                header_read_timeout: millis(
+                    p.at_least_one("KURZ_HEADER_READ_TIMEOUT_MS", self.header_read_timeout_ms),
+                ),
+                max_header_bytes: self.max_header_bytes,
+            },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             shutdown_drain: millis(self.shutdown_drain_ms),
             metrics: self.metrics,

@@ -92,20 +92,19 @@ fn request_id(req: &Request) -> HeaderValue {
     }
 }
 
-/// The first `X-Forwarded-For` hop when a proxy (nginx) sent one, else the peer.
-fn client_ip(req: &Request) -> Option<String> {
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
-    forwarded.or_else(|| {
-        req.extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-    })
+/// The client address as the edge decided it (the peer, or the forwarded
+/// address when the peer is a trusted proxy), put on the response by the
+/// limits middleware so the access log never believes a made-up header.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The edge's client address, else the TCP peer.
+fn client_ip(response: &Response, peer: Option<SocketAddr>) -> Option<String> {
+    response
+        .extensions()
+        .get::<ClientIp>()
+        .map(|c| c.0.to_string())
+        .or_else(|| peer.map(|p| p.ip().to_string()))
 }
 
 fn status_class(status: u16) -> &'static str {
@@ -145,8 +144,12 @@ pub async fn observe_request(
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let log_enabled = tracing::enabled!(target: "kurz::access", tracing::Level::INFO);
-    let (path, client) = if log_enabled {
-        (Some(req.uri().path().to_owned()), client_ip(&req))
+    let (path, peer) = if log_enabled {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        (Some(req.uri().path().to_owned()), peer)
     } else {
         (None, None)
     };
@@ -164,6 +167,7 @@ pub async fn observe_request(
         http.record(route, method, status, elapsed);
     }
     if log_enabled {
+        let client = client_ip(&response, peer);
         // Known for every body but a streamed list (which has no length yet).
         let bytes = response
             .headers()

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod failures;
 mod lifecycle;
+mod limits;
 mod observability;
 mod redirects;
 mod telemetry;
