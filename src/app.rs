@@ -37,6 +37,8 @@ pub struct App {
     subscriber: Option<JoinHandle<()>>,
     /// Folds recorded histogram samples into their buckets (see `telemetry`).
     upkeep: Option<JoinHandle<()>>,
+    /// Reloads the deny-list on SIGHUP, when one is configured.
+    reloader: Option<JoinHandle<()>>,
     /// Stops background tasks that must outlive the last request.
     background: CancellationToken,
     config: Config,
@@ -79,13 +81,21 @@ impl App {
             .set(1.0);
         let listener = server::bind(config.server.bind, config.server.connections.listen_backlog)
             .with_context(|| format!("failed to bind {}", config.server.bind))?;
+        let service = Service::new(
+            store.clone(),
+            links,
+            events.clone(),
+            config.server.auth.clone(),
+        )
+        .with_deny_list(config.server.deny_list_file.clone())
+        .context("failed to read KURZ_DENY_LIST_FILE")?;
+        let reloader = config
+            .server
+            .deny_list_file
+            .is_some()
+            .then(|| tokio::spawn(reload_on_hangup(service.clone(), background.clone())));
         let state = AppState::new(Shared {
-            service: Service::new(
-                store.clone(),
-                links,
-                events.clone(),
-                config.server.auth.clone(),
-            ),
+            service,
             policy: config.server.target_policy,
             stopping: Arc::new(AtomicBool::new(false)),
             metrics,
@@ -100,6 +110,7 @@ impl App {
             recorder,
             subscriber,
             upkeep,
+            reloader,
             background,
             config,
             stop: CancellationToken::new(),
@@ -130,6 +141,7 @@ impl App {
             recorder,
             subscriber,
             upkeep,
+            reloader,
             background,
             config,
             stop,
@@ -178,8 +190,37 @@ impl App {
         if let Some(upkeep) = upkeep {
             let _ = upkeep.await;
         }
+        if let Some(reloader) = reloader {
+            let _ = reloader.await;
+        }
         store.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Reads the deny-list again on every SIGHUP until `stop`.
+async fn reload_on_hangup(service: Service, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the deny-list will not be reloaded");
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                received = hangups.recv() => if received.is_none() { return },
+            }
+            match service.reload_deny_list() {
+                Ok(count) => tracing::info!(domains = count, "deny-list reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "deny-list reload failed; the old list stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stop.cancelled().await;
 }

@@ -115,6 +115,11 @@ pub struct Settings {
     #[arg(long, env = "KURZ_BLOCK_PRIVATE_TARGETS", default_value_t = false)]
     pub block_private_targets: bool,
 
+    /// A file of target domains to refuse (one per line, `#` comments; a
+    /// domain covers its subdomains), read again on SIGHUP.
+    #[arg(long, env = "KURZ_DENY_LIST_FILE")]
+    pub deny_list_file: Option<std::path::PathBuf>,
+
     /// `redis://…` for the shared cache tier and cross-replica invalidation.
     /// Unset: local cache only (right for a single process).
     #[arg(long, env = "REDIS_URL")]
@@ -286,6 +291,7 @@ impl Settings {
             json_body_limit: d::JSON_BODY_LIMIT,
             csv_body_limit: d::CSV_BODY_LIMIT,
             block_private_targets: false,
+            deny_list_file: None,
             redis_url: None,
             redis_prefix: d::REDIS_PREFIX.into(),
             cache_capacity: d::CACHE_CAPACITY,

@@ -112,6 +112,7 @@ impl From<ServiceError> for ApiError {
         match err {
             ServiceError::BadFile(message) => Self::bad_request(message),
             ServiceError::Forbidden(message) => Self::Forbidden(message.into()),
+            ServiceError::Invalid(problem) => problem.into(),
             ServiceError::Store(store) => store.into(),
         }
     }

@@ -26,6 +26,7 @@ pub struct ServerConfig {
     pub json_body_limit: usize,
     pub csv_body_limit: usize,
     pub target_policy: TargetPolicy,
+    pub deny_list_file: Option<std::path::PathBuf>,
     /// How callers authenticate; holds only the admin key's hash.
     pub auth: AuthMode,
     /// Rate limits, trusted proxies and the request deadline.
@@ -206,6 +207,7 @@ impl Settings {
             target_policy: TargetPolicy {
                 block_private_hosts: self.block_private_targets,
             },
+            deny_list_file: self.deny_list_file.clone(),
             auth: self.auth_mode(&mut p),
             limits: self.limits(&mut p),
             connections: ConnectionSettings {

@@ -7,6 +7,7 @@
 //! which events the service writes for it, live in `inputs` as pure code.
 
 mod api_key;
+mod deny_list;
 mod details;
 mod email;
 mod error;
@@ -24,6 +25,7 @@ mod username;
 pub use api_key::{
     token_hash, token_matches, token_prefix, ApiKey, Caller, KeyCredential, NewToken,
 };
+pub use deny_list::DenyList;
 pub use details::parse_details;
 pub use email::Email;
 pub use error::DomainError;

@@ -36,6 +36,11 @@ impl TargetUrl {
         if trimmed.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return invalid("must not contain white space or control characters");
         }
+        if !written_with_an_authority(trimmed) {
+            return invalid(
+                "must be an absolute http or https URL with a host, written out (http://host/...)",
+            );
+        }
         let Ok(parsed) = Url::parse(trimmed) else {
             return invalid("must be an absolute http or https URL");
         };
@@ -56,6 +61,17 @@ impl TargetUrl {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The host as written (an IPv6 address without its brackets).
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if let Some(v6) = host_port.strip_prefix('[') {
+            return v6.split(']').next().unwrap_or("");
+        }
+        host_port.split(':').next().unwrap_or("")
     }
 }
 
@@ -95,6 +111,26 @@ fn is_private_ip(ip: IpAddr) -> bool {
 /// query string appended to the target's (before any fragment). Falls back to
 /// the URL parser's ASCII serialisation when the stored text is not a valid
 /// header value (non-ASCII hosts or paths).
+/// The URL as written, before any lenient parser repairs it: `http://` or
+/// `https://`, then a non-empty authority, and no backslash (which parsers
+/// silently turn into `/`). `http:example.com`, `http:/x`, `http:///x` and
+/// `http://host\path` are refused here although a WHATWG parser accepts them.
+fn written_with_an_authority(text: &str) -> bool {
+    let lower = text
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let rest = if lower.starts_with("https://") {
+        &text[8..]
+    } else if lower.starts_with("http://") {
+        &text[7..]
+    } else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !authority.is_empty() && !text.contains('\\')
+}
+
 pub fn redirect_location(target: &str, extra_query: Option<&str>) -> String {
     let base = if target.bytes().all(|b| b.is_ascii_graphic()) {
         target.to_owned()
@@ -132,6 +168,35 @@ mod tests {
     const CLOSED: TargetPolicy = TargetPolicy {
         block_private_hosts: true,
     };
+
+    #[test]
+    fn a_url_is_judged_as_written_not_as_a_parser_repairs_it() {
+        let policy = TargetPolicy::default();
+        for bad in [
+            "http:///x",
+            "http:example.com",
+            "http:/example.com",
+            "https:example.com/x",
+            "http://example.com\\path",
+            "http://\\example.com",
+            "http://?x",
+            "http://#x",
+            "//example.com",
+        ] {
+            assert!(
+                TargetUrl::parse(bad, policy).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        for good in [
+            "HTTP://Example.com",
+            "https://example.com:8443/a?b#c",
+            "http://[::1]:80/",
+        ] {
+            let parsed = TargetUrl::parse(good, policy).unwrap();
+            assert_eq!(parsed.as_str(), good, "stored as written");
+        }
+    }
 
     #[test]
     fn rejects_what_the_contract_rejects() {

@@ -9,6 +9,7 @@
 //! - `import`: the hackathon CSV files, for `/users/bulk` and `kurz import`.
 
 mod auth;
+mod deny;
 mod events;
 pub mod import;
 mod keys;
@@ -33,6 +34,9 @@ pub enum ServiceError {
     /// An uploaded file as a whole cannot be read (not UTF-8, no header).
     #[error("{0}")]
     BadFile(String),
+    /// A value breaks a rule only the service can check (the deny-list).
+    #[error(transparent)]
+    Invalid(crate::domain::DomainError),
     /// The caller's key may not do this at all (only the admin may).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -50,6 +54,7 @@ pub struct Service {
     links: Links,
     events: EventSink,
     auth: Arc<auth::Authenticator>,
+    deny: Arc<deny::DenyListFile>,
 }
 
 impl Service {
@@ -59,7 +64,15 @@ impl Service {
             links,
             events,
             auth: Arc::new(auth::Authenticator::new(auth)),
+            deny: Arc::default(),
         }
+    }
+
+    /// Refuses targets on the domains listed in `path` (reloaded by
+    /// `reload_deny_list`, on SIGHUP).
+    pub fn with_deny_list(mut self, path: Option<std::path::PathBuf>) -> std::io::Result<Self> {
+        self.deny = Arc::new(deny::DenyListFile::load(path)?);
+        Ok(self)
     }
 
     /// The store, for readiness and pool metrics.

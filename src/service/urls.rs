@@ -11,6 +11,7 @@ impl Service {
         if !caller.acts_for(new.user_id) {
             return Err(StoreError::NotFound("user").into());
         }
+        self.check_target(&new.target)?;
         let url = self.store.create_url(new).await?;
         self.links
             .created(&url.short_code, new.alias.is_some())

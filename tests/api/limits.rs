@@ -211,3 +211,55 @@ for_each_engine!(
     forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit,
     a_slow_handler_answers_503_at_the_deadline,
 );
+
+/// The deny-list refuses listed domains (and their subdomains) with a 400,
+/// and SIGHUP reloads it in the running process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deny_list_refuses_domains_and_reloads_on_sighup() {
+    let (settings, _db) = test_settings(Engine::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("deny.txt");
+    std::fs::write(&list, "# spam\nevil.example\n").unwrap();
+    let server = kurz_testkit::KurzProcess::start(
+        env!("CARGO_BIN_EXE_kurz"),
+        &settings.database_url(),
+        &[("KURZ_DENY_LIST_FILE", list.to_str().unwrap())],
+        std::process::Stdio::null(),
+    )
+    .await;
+    let user = server
+        .post(
+            "/users",
+            json!({"username": "deny", "email": "deny@example.com"}),
+        )
+        .await;
+    let create = |target: &str| {
+        server
+            .client
+            .post(format!("{}/urls", server.base))
+            .json(&json!({"user_id": user["id"], "original_url": target}))
+            .send()
+    };
+    let refused = create("https://www.EVIL.example/x").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["details"]["original_url"].is_string(), "{body}");
+    assert_eq!(create("https://fine.example/").await.unwrap().status(), 201);
+    assert_eq!(
+        create("http:/fine.example").await.unwrap().status(),
+        400,
+        "judged as written"
+    );
+
+    std::fs::write(&list, "evil.example\nfine.example\n").unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reloaded = kurz_testkit::eventually(Duration::from_secs(5), || async {
+        create("https://fine.example/again").await.unwrap().status() == 400
+    })
+    .await;
+    assert!(reloaded, "SIGHUP did not reload the deny-list");
+}
