@@ -80,7 +80,10 @@ pub fn router(state: AppState, limits: &LimitSettings) -> Router {
         .merge(protected)
         // The docs page loads its own copy of the document (public, like the
         // page); `/openapi.json` itself is behind the key.
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", openapi_document()))
+        .merge(SwaggerUi::new("/docs").url(
+            "/docs/openapi.json",
+            openapi::document_for(state.service.auth_is_off()),
+        ))
         .fallback(unknown_route)
         // Inside out: a panic becomes a JSON 500 before the outer layers see
         // the response, so it still gets its request id and access-log line.

@@ -60,14 +60,43 @@ use crate::service::{ImportReport, RowError};
 )]
 struct ApiDoc;
 
-/// The document `/openapi.json` serves and `kurz openapi` prints.
+/// The document of a server running with keys (`KURZ_AUTH=keys`): every
+/// operation but the redirects and health checks requires the bearer key.
+/// `kurz openapi` prints it.
 pub fn openapi_document() -> Document {
     ApiDoc::openapi()
 }
 
+/// The document as this server enforces it: without keys (the contract
+/// mode) no operation requires authentication, so none is declared.
+pub fn document_for(auth_off: bool) -> Document {
+    let mut doc = openapi_document();
+    if auth_off {
+        doc.security = None;
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security = None;
+            }
+        }
+    }
+    doc
+}
+
 /// `GET /openapi.json`.
-pub async fn serve() -> axum::Json<Document> {
-    axum::Json(openapi_document())
+pub async fn serve(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> axum::Json<Document> {
+    axum::Json(document_for(state.service.auth_is_off()))
 }
 
 struct AtLeastOneField;
