@@ -29,6 +29,9 @@ pub enum Field<T> {
 /// What a field must be, for the "wrong type" message.
 pub trait Expected {
     const WHAT: &'static str;
+    /// JSON Schema's `integer`: a number without a fractional part, so
+    /// `7.0` is read as `7` (and `7.5` is a type error).
+    const INTEGRAL: bool = false;
 }
 
 impl Expected for String {
@@ -41,6 +44,7 @@ impl Expected for bool {
 
 impl Expected for i64 {
     const WHAT: &'static str = "an integer";
+    const INTEGRAL: bool = true;
 }
 
 impl Expected for Map<String, Value> {
@@ -57,6 +61,12 @@ where
             return Ok(Self::Null);
         }
         let kind = kind(&value);
+        let value = match value.as_f64() {
+            Some(f) if T::INTEGRAL && value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e18 => {
+                Value::from(f as i64)
+            }
+            _ => value,
+        };
         Ok(match T::deserialize(value) {
             Ok(v) => Self::Value(v),
             Err(_) => Self::WrongType(format!("must be {}, not {kind}", T::WHAT)),

@@ -26,7 +26,7 @@ pub struct CreateUserBody {
     #[serde(default)]
     username: Field<String>,
     /// Unique, case-insensitively; at most 254 characters.
-    #[schema(value_type = String, required = true, max_length = 254, format = Email,
+    #[schema(value_type = String, required = true, max_length = 254,
         pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s\u0000-\u001F\u007F-\u009F]+\.[^@\s\u0000-\u001F\u007F-\u009F]+$")]
     #[serde(default)]
     email: Field<String>,
@@ -59,7 +59,7 @@ pub struct UpdateUserBody {
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     #[serde(default)]
     username: Field<String>,
-    #[schema(value_type = String, max_length = 254, format = Email,
+    #[schema(value_type = String, max_length = 254,
         pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@\s\u0000-\u001F\u007F-\u009F]+\.[^@\s\u0000-\u001F\u007F-\u009F]+$")]
     #[serde(default)]
     email: Field<String>,

@@ -11,6 +11,7 @@ mod failures;
 mod lifecycle;
 mod limits;
 mod observability;
+mod properties;
 mod redirects;
 mod telemetry;
 mod urls;
