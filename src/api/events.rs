@@ -20,6 +20,7 @@ use crate::store::EventFilter;
 
 /// Body of `POST /events`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"event_type": "click", "details": {"source": "newsletter"}}))]
 pub struct CreateEventBody {
     /// A label of 1..=64 characters (trimmed), no control characters.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 64,

@@ -55,7 +55,7 @@ use crate::service::{ImportReport, RowError};
         keys::KeyInfo,
         keys::NewKey,
     )),
-    modifiers(&AtLeastOneField, &BearerKeys),
+    modifiers(&AtLeastOneField, &BearerKeys, &DetailsWithoutNul, &EdgeResponses),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -153,5 +153,105 @@ impl Modify for BearerKeys {
                     .build(),
             ),
         );
+    }
+}
+
+/// Event details are any JSON object without U+0000 anywhere (PostgreSQL
+/// can store NUL neither in text nor in JSONB): a recursive schema utoipa's
+/// derive cannot write, so it is added here.
+struct DetailsWithoutNul;
+
+impl Modify for DetailsWithoutNul {
+    fn modify(&self, doc: &mut Document) {
+        let no_nul = r"^[^\u0000]*$";
+        let any_json = serde_json::json!({"anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            {"type": "string", "pattern": no_nul},
+            {"type": "array", "items": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+            {"type": "object", "propertyNames": {"type": "string", "pattern": no_nul},
+             "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+        ]});
+        let details = serde_json::json!({
+            "description": "A JSON object without NUL characters; null means {}.",
+            "type": ["object", "null"],
+            "propertyNames": {"type": "string", "pattern": no_nul},
+            "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"},
+        });
+        let (Ok(any_json), Ok(details)) = (
+            serde_json::from_value::<RefOr<Schema>>(any_json),
+            serde_json::from_value::<RefOr<Schema>>(details),
+        ) else {
+            return;
+        };
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        components.schemas.insert("JsonWithoutNul".into(), any_json);
+        if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut("CreateEventBody")
+        {
+            body.properties.insert("details".into(), details);
+        }
+    }
+}
+
+/// Answers any operation can give at the edge, documented once: 429 (rate
+/// limit) and 503 (deadline, database unavailable) everywhere, and 401/403
+/// on every operation behind the key (public ones declare `security: []`).
+struct EdgeResponses;
+
+impl Modify for EdgeResponses {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                                "ErrorBody",
+                            ))))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in doc.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let public = operation.security.as_ref().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+                });
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                add(
+                    "429",
+                    "rate limit exceeded (Retry-After, RateLimit-* headers)",
+                );
+                add(
+                    "503",
+                    "the database is unreachable or the request took too long (Retry-After)",
+                );
+                if !public {
+                    add("401", "no valid API key (with KURZ_AUTH=keys)");
+                    add("403", "the key may not do this (admin only)");
+                }
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::store::UrlFilter;
 
 /// Body of `POST /urls`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"user_id": 1, "original_url": "https://example.com/docs", "title": "Docs"}))]
 pub struct CreateUrlBody {
     /// The owner; must exist (404 otherwise).
     #[schema(value_type = i64, required = true, minimum = 1)]
@@ -74,6 +75,7 @@ impl CreateUrlBody {
 /// Body of `PUT /urls/{id}`: at least one of the fields. `short_code` and
 /// `user_id` cannot change and are ignored like any unknown field.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Docs, new edition", "is_active": true}))]
 pub struct UpdateUrlBody {
     /// null clears the title.
     #[schema(value_type = Option<String>, max_length = 256, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// Body of `POST /users`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"username": "ada", "email": "ada@example.com"}))]
 pub struct CreateUserBody {
     /// Trimmed; 1..=64 characters, no control characters.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 64,
@@ -54,6 +55,7 @@ impl CreateUserBody {
 
 /// Body of `PUT /users/{id}`: at least one of the fields.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"email": "ada.lovelace@example.com"}))]
 pub struct UpdateUserBody {
     #[schema(value_type = String, min_length = 1, max_length = 64,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
