@@ -4,6 +4,7 @@
 //! (entries of the form `key:<prefix>`); the TTL is the safety net.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -15,8 +16,16 @@ const KEY_TTL: Duration = Duration::from_secs(10);
 /// Most keys held.
 const KEY_CAPACITY: u64 = 100_000;
 
+/// A cached credential, with when its use was last written down.
+#[derive(Debug)]
+pub struct CachedKey {
+    pub credential: KeyCredential,
+    /// Seconds since the Unix epoch of the last `last_used_at` write (0: none).
+    pub last_touch: AtomicU64,
+}
+
 pub struct KeyCache {
-    entries: Cache<String, KeyCredential>,
+    entries: Cache<String, Arc<CachedKey>>,
     epoch: AtomicU64,
 }
 
@@ -33,7 +42,7 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
-    pub fn get(&self, prefix: &str) -> Option<KeyCredential> {
+    pub fn get(&self, prefix: &str) -> Option<Arc<CachedKey>> {
         self.entries.get(prefix)
     }
 
@@ -48,14 +57,19 @@ impl KeyCache {
         prefix: &str,
         credential: KeyCredential,
         seen_epoch: u64,
-    ) {
+    ) -> Arc<CachedKey> {
+        let entry = Arc::new(CachedKey {
+            credential,
+            last_touch: AtomicU64::new(0),
+        });
         if self.epoch() != seen_epoch {
-            return;
+            return entry;
         }
-        self.entries.insert(prefix.to_owned(), credential);
+        self.entries.insert(prefix.to_owned(), entry.clone());
         if self.epoch() != seen_epoch {
             self.entries.invalidate(prefix);
         }
+        entry
     }
 
     pub fn invalidate(&self, prefix: &str) {

@@ -7,12 +7,11 @@
 //! revealed. What only the admin may do (create users, import, metrics) is
 //! 403 for a user's key.
 
-use std::time::Duration;
-
-use moka::sync::Cache;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Service, ServiceError, ServiceResult};
-use crate::domain::{token_hash, token_matches, token_prefix, Caller, Id};
+use crate::domain::{token_hash, token_matches, token_prefix, Caller};
 
 /// How the service authenticates.
 #[derive(Debug, Clone, Default)]
@@ -30,16 +29,11 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Authentication state shared by the service's clones.
 pub(crate) struct Authenticator {
     mode: AuthMode,
-    /// Keys whose `last_used_at` was written within `TOUCH_EVERY`.
-    touched: Cache<Id, ()>,
 }
 
 impl Authenticator {
     pub(crate) fn new(mode: AuthMode) -> Self {
-        Self {
-            mode,
-            touched: Cache::builder().time_to_live(TOUCH_EVERY).build(),
-        }
+        Self { mode }
     }
 }
 
@@ -76,22 +70,30 @@ impl Service {
             return Ok(None);
         };
         let keys = self.links.keys();
-        let credential = match keys.get(prefix) {
-            Some(credential) => credential,
+        let cached = match keys.get(prefix) {
+            Some(cached) => cached,
             None => {
                 let epoch = keys.epoch();
                 let Some(credential) = self.store.find_key(prefix).await? else {
                     return Ok(None);
                 };
-                keys.insert_unless_invalidated(prefix, credential.clone(), epoch);
-                credential
+                keys.insert_unless_invalidated(prefix, credential, epoch)
             }
         };
+        let credential = &cached.credential;
         if !token_matches(token, &credential.secret_hash) {
             return Ok(None);
         }
-        if self.auth.touched.get(&credential.key_id).is_none() {
-            self.auth.touched.insert(credential.key_id, ());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = cached.last_touch.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= TOUCH_EVERY.as_secs()
+            && cached
+                .last_touch
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             let store = self.store.clone();
             let key_id = credential.key_id;
             tokio::spawn(async move {
