@@ -28,6 +28,11 @@ pub(crate) trait EngineSql: Database {
     /// Run first in an event-batch transaction: redirect events may lose
     /// their last milliseconds on a server crash (never on a clean stop).
     const RELAX_COMMIT: Option<&'static str>;
+    /// How a write transaction starts. SQLite: `BEGIN IMMEDIATE`, so it takes
+    /// the write lock up front (waiting under the busy timeout) instead of
+    /// failing at its first write when another process committed meanwhile
+    /// (a read transaction cannot be upgraded then, and SQLite does not wait).
+    const BEGIN_WRITE: Option<&'static str>;
 }
 
 impl EngineSql for Postgres {
@@ -41,6 +46,7 @@ impl EngineSql for Postgres {
          SELECT (e->>0)::bigint, (e->>1)::bigint, 'redirect', (e->>2)::timestamp, e->3 \
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(e, n) ORDER BY n";
     const RELAX_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit = off");
+    const BEGIN_WRITE: Option<&'static str> = None;
 }
 
 impl EngineSql for Sqlite {
@@ -57,6 +63,7 @@ impl EngineSql for Sqlite {
          FROM json_each($1) ORDER BY key";
     // WAL with `synchronous = NORMAL` already commits without an fsync.
     const RELAX_COMMIT: Option<&'static str> = None;
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 }
 
 /// One engine's pools. PostgreSQL reads and writes through one pool; SQLite
@@ -70,7 +77,10 @@ pub(crate) struct Db<DB: Database> {
 impl<DB: EngineSql> Db<DB> {
     /// A write transaction, timing the wait for its connection.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
-        timed_acquire("write", self.write.begin()).await
+        match DB::BEGIN_WRITE {
+            Some(begin) => timed_acquire("write", self.write.begin_with(begin)).await,
+            None => timed_acquire("write", self.write.begin()).await,
+        }
     }
 
     /// A connection for a single write.
