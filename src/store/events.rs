@@ -121,6 +121,15 @@ impl Store {
     }
 
     pub fn list_events(&self, filter: EventFilter, page: Page) -> RowStream<Event> {
+        // No stored type holds U+0000 (PostgreSQL cannot even compare it):
+        // such a filter matches nothing.
+        if filter
+            .event_type
+            .as_deref()
+            .is_some_and(|t| t.contains('\0'))
+        {
+            return Box::pin(futures_util::stream::empty());
+        }
         let (limit, offset, after) = page.bounds();
         on_engine!(self, |db| {
             let pool = db.read.clone();

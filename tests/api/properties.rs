@@ -59,11 +59,18 @@ fn run<S: Strategy>(strategy: S, cases: u32, test: impl Fn(S::Value) -> Result<(
 where
     S::Value: std::fmt::Debug,
 {
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    // A fixed seed: every run checks the same cases, so CI is repeatable;
+    // raise `cases` locally to search further.
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     if let Err(error) = runner.run(&strategy, test) {
         panic!("{error}");
     }
@@ -82,7 +89,7 @@ async fn writes_never_fail_with_5xx_and_accepted_values_read_back(engine: Engine
         body_with(&["title", "is_active", "original_url"]),
         body_with(&["event_type", "url_id", "user_id", "details"]),
     );
-    run(bodies, 48, |(user, url, patch, event)| {
+    run(bodies, 64, |(user, url, patch, event)| {
         block(async {
             let made = app.post("/users", user.clone()).await;
             assert_sane(&made, "POST /users");
@@ -145,7 +152,7 @@ async fn query_strings_and_path_segments_never_fail_with_5xx(engine: Engine) {
     let value = prop_oneof![".{0,12}", "-?[0-9]{1,20}", "(true|false|TRUE|1|0)"];
     let query = prop::collection::vec((param, value), 0..5);
     let segment = prop_oneof!["[A-Za-z0-9_-]{0,40}", ".{0,20}", "-?[0-9]{1,25}"];
-    run((query, segment), 64, |(query, segment)| {
+    run((query, segment), 128, |(query, segment)| {
         block(async {
             let query: String = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(query)
@@ -224,7 +231,18 @@ async fn upload(app: &TestApp, bytes: Vec<u8>) -> Reply {
     kurz_testkit::read(response).await
 }
 
+/// Found by the query-string property: PostgreSQL cannot compare a text
+/// holding U+0000, so such an `event_type` filter must simply match nothing.
+async fn a_nul_in_the_event_type_filter_matches_nothing(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_user().await;
+    let reply = app.get("/events?event_type=a%00b").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json, json!([]));
+}
+
 kurz_testkit::for_each_engine!(
+    a_nul_in_the_event_type_filter_matches_nothing,
     writes_never_fail_with_5xx_and_accepted_values_read_back,
     query_strings_and_path_segments_never_fail_with_5xx,
     csv_uploads_never_fail_with_5xx_and_counts_add_up,
