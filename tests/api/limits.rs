@@ -204,7 +204,44 @@ async fn a_slow_handler_answers_503_at_the_deadline(engine: Engine) {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// With the connection cap reached, a new client waits in the backlog and
+/// is served as soon as a slot frees (here: when the idle ones time out).
+async fn the_connection_cap_queues_new_clients_until_a_slot_frees(engine: Engine) {
+    let app = app_with(engine, |s| {
+        s.max_connections = 2;
+        s.header_read_timeout_ms = 1500;
+    })
+    .await;
+    let address = app.address;
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    assert!(
+        quick.get(app.url("/health")).send().await.is_err(),
+        "a third connection was served while two were open"
+    );
+    let started = Instant::now();
+    let patient = reqwest::Client::new()
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patient.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
 for_each_engine!(
+    the_connection_cap_queues_new_clients_until_a_slot_frees,
     slow_heads_and_idle_connections_are_closed_while_others_are_served,
     an_oversized_header_is_refused,
     a_flood_from_one_client_is_limited_while_another_is_served,
