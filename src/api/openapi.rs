@@ -73,20 +73,8 @@ pub fn document_for(auth_off: bool) -> Document {
     let mut doc = openapi_document();
     if auth_off {
         doc.security = None;
-        for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.head,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                operation.security = None;
-            }
+        for operation in operations(&mut doc) {
+            operation.security = None;
         }
     }
     doc
@@ -217,41 +205,45 @@ impl Modify for EdgeResponses {
                     .build(),
             )
         };
-        for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.head,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let public = operation.security.as_ref().is_some_and(|s| {
-                    s.iter()
-                        .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
-                });
-                let responses = &mut operation.responses.responses;
-                let mut add = |code: &str, description: &str| {
-                    responses
-                        .entry(code.to_owned())
-                        .or_insert_with(|| error(description));
-                };
-                add(
-                    "429",
-                    "rate limit exceeded (Retry-After, RateLimit-* headers)",
-                );
-                add(
-                    "503",
-                    "the database is unreachable or the request took too long (Retry-After)",
-                );
-                if !public {
-                    add("401", "no valid API key (with KURZ_AUTH=keys)");
-                    add("403", "the key may not do this (admin only)");
-                }
+        for operation in operations(doc) {
+            let public = operation.security.as_ref().is_some_and(|s| {
+                s.iter()
+                    .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+            });
+            let responses = &mut operation.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| error(description));
+            };
+            add(
+                "429",
+                "rate limit exceeded (Retry-After, RateLimit-* headers)",
+            );
+            add(
+                "503",
+                "the database is unreachable or the request took too long (Retry-After)",
+            );
+            if !public {
+                add("401", "no valid API key (with KURZ_AUTH=keys)");
+                add("403", "the key may not do this (admin only)");
             }
         }
     }
+}
+
+/// Every operation of the document, whatever its method.
+fn operations(doc: &mut Document) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.head,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
