@@ -15,7 +15,12 @@ use kurz_testkit::{spawn_app_with, test_settings, Engine};
 /// Spans reach the OpenTelemetry SDK: the request, the cache tiers, the
 /// store calls and the event batch write (`store.append_redirects`). (Uses a thread-local subscriber, so the
 /// app runs on this test's single thread.)
+/// The two engines' span tests run one after the other: each starts a
+/// server, and the SQLite one waits on spans that contention can delay.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(engine: Engine) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
@@ -61,7 +66,7 @@ async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(e
                 });
         expected.iter().all(|e| names.contains(e)) && parent_of_lookup_done
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         provider.force_flush().unwrap();
         let spans = exporter.get_finished_spans().unwrap();
@@ -71,7 +76,7 @@ async fn spans_cover_the_request_the_cache_the_store_and_the_event_batch_write(e
         let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
         assert!(
             std::time::Instant::now() < deadline,
-            "spans incomplete after 5 s: {names:?}"
+            "spans incomplete after 10 s: {names:?}"
         );
         // Commands on every pooled connection (writes and reads) make the
         // driver let go of the spans of earlier commands.
