@@ -22,6 +22,10 @@ pub struct CachedKey {
     pub credential: KeyCredential,
     /// Seconds since the Unix epoch of the last `last_used_at` write (0: none).
     pub last_touch: AtomicU64,
+    /// The token, once a request proved it against the stored hash: later
+    /// requests compare with it (constant-time) instead of hashing again.
+    /// Kept in memory only, for the entry's short life.
+    pub verified: std::sync::OnceLock<Box<str>>,
 }
 
 pub struct KeyCache {
@@ -61,6 +65,7 @@ impl KeyCache {
         let entry = Arc::new(CachedKey {
             credential,
             last_touch: AtomicU64::new(0),
+            verified: std::sync::OnceLock::new(),
         });
         if self.epoch() != seen_epoch {
             return entry;

@@ -103,6 +103,11 @@ pub fn token_prefix(token: &str) -> Option<&str> {
     well_formed.then(|| &token[..SCHEME.len() + PREFIX_LEN])
 }
 
+/// Whether two tokens are equal, in constant time.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
 /// Whether `token` hashes to `expected_hash`, in constant time.
 pub fn token_matches(token: &str, expected_hash: &str) -> bool {
     token_hash(token)

@@ -23,7 +23,7 @@ mod title;
 mod username;
 
 pub use api_key::{
-    token_hash, token_matches, token_prefix, ApiKey, Caller, KeyCredential, NewToken,
+    token_hash, token_matches, token_prefix, tokens_equal, ApiKey, Caller, KeyCredential, NewToken,
 };
 pub use deny_list::DenyList;
 pub use details::parse_details;

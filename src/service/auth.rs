@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Service, ServiceError, ServiceResult};
-use crate::domain::{token_hash, token_matches, token_prefix, Caller};
+use crate::domain::{token_hash, token_matches, token_prefix, tokens_equal, Caller};
 
 /// How the service authenticates.
 #[derive(Debug, Clone, Default)]
@@ -29,11 +29,16 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Authentication state shared by the service's clones.
 pub(crate) struct Authenticator {
     mode: AuthMode,
+    /// The admin key, once a request proved it against its hash.
+    admin_verified: std::sync::OnceLock<Box<str>>,
 }
 
 impl Authenticator {
     pub(crate) fn new(mode: AuthMode) -> Self {
-        Self { mode }
+        Self {
+            mode,
+            admin_verified: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -60,11 +65,20 @@ impl Service {
             AuthMode::Keys { admin_key_hash } => admin_key_hash,
         };
         let Some(token) = token else { return Ok(None) };
-        if admin_key_hash
-            .as_deref()
-            .is_some_and(|hash| token_matches(token, hash))
-        {
-            return Ok(Some(Caller::Admin));
+        if let Some(hash) = admin_key_hash {
+            let admin = match self.auth.admin_verified.get() {
+                Some(verified) => tokens_equal(token, verified),
+                None => {
+                    let matches = token_matches(token, hash);
+                    if matches {
+                        let _ = self.auth.admin_verified.set(token.into());
+                    }
+                    matches
+                }
+            };
+            if admin {
+                return Ok(Some(Caller::Admin));
+            }
         }
         let Some(prefix) = token_prefix(token) else {
             return Ok(None);
@@ -81,7 +95,19 @@ impl Service {
             }
         };
         let credential = &cached.credential;
-        if !token_matches(token, &credential.secret_hash) {
+        // One SHA-256 per key per cache life; after that a constant-time
+        // comparison with the token that passed it.
+        let genuine = match cached.verified.get() {
+            Some(verified) => tokens_equal(token, verified),
+            None => {
+                let matches = token_matches(token, &credential.secret_hash);
+                if matches {
+                    let _ = cached.verified.set(token.into());
+                }
+                matches
+            }
+        };
+        if !genuine {
             return Ok(None);
         }
         let now = SystemTime::now()
