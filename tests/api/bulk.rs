@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use serde_json::{json, Value};
 
 use kurz_testkit::for_each_engine;
@@ -12,22 +12,7 @@ use kurz_testkit::{
 };
 
 async fn upload(app: &TestApp, csv: &[u8]) -> Reply {
-    let form = Form::new().part(
-        "file",
-        Part::bytes(csv.to_vec())
-            .file_name("users.csv")
-            .mime_str("text/csv")
-            .unwrap(),
-    );
-    read(
-        app.client
-            .post(app.url("/users/bulk"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.upload_users_csv(csv.to_vec()).await
 }
 
 async fn bulk_import_of_the_seed_users_is_idempotent(engine: Engine) {

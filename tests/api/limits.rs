@@ -185,21 +185,11 @@ async fn forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(engine: 
 async fn a_slow_handler_answers_503_at_the_deadline(engine: Engine) {
     let app = app_with(engine, |s| s.request_timeout_ms = 1).await;
     let csv = std::fs::read(seed_dir().join("users.csv")).unwrap();
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(csv).file_name("users.csv"),
-    );
     let started = Instant::now();
-    let response = app
-        .client
-        .post(app.url("/users/bulk"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 503);
-    assert_eq!(response.headers()["retry-after"], "1");
-    let body: serde_json::Value = response.json().await.unwrap();
+    let response = app.upload_users_csv(csv).await;
+    assert_eq!(response.status, 503);
+    assert_eq!(response.header("retry-after"), Some("1"));
+    let body = response.json;
     assert!(body["error"].is_string());
     assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 
-use kurz_testkit::{spawn_app, Engine, Reply, TestApp};
+use kurz_testkit::{spawn_app, Engine, Reply};
 
 /// Any JSON value, up to a small depth, with awkward strings in it.
 fn any_json() -> impl Strategy<Value = Value> {
@@ -204,7 +204,7 @@ async fn csv_uploads_never_fail_with_5xx_and_counts_add_up(engine: Engine) {
                 csv.push('\n');
                 csv.push_str(&line);
             }
-            let reply = upload(&app, csv.into_bytes()).await;
+            let reply = app.upload_users_csv(csv.into_bytes()).await;
             assert_sane(&reply, "POST /users/bulk");
             if reply.status == 201 {
                 let imported = reply.json["imported"].as_u64().unwrap();
@@ -214,21 +214,6 @@ async fn csv_uploads_never_fail_with_5xx_and_counts_add_up(engine: Engine) {
         });
         Ok(())
     });
-}
-
-async fn upload(app: &TestApp, bytes: Vec<u8>) -> Reply {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name("users.csv"),
-    );
-    let response = app
-        .client
-        .post(app.url("/users/bulk"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    kurz_testkit::read(response).await
 }
 
 /// Found by the query-string property: PostgreSQL cannot compare a text

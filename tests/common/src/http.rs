@@ -218,3 +218,24 @@ impl Keyed<'_> {
         self.send(Method::PUT, path, Some(body)).await
     }
 }
+
+impl TestApp {
+    /// `POST /users/bulk` with `csv` as the multipart `file` field.
+    pub async fn upload_users_csv(&self, csv: Vec<u8>) -> Reply {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(csv)
+                .file_name("users.csv")
+                .mime_str("text/csv")
+                .expect("a valid media type"),
+        );
+        let response = self
+            .client
+            .post(self.url("/users/bulk"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+}
