@@ -1,5 +1,5 @@
-//! The `kurz` command: `serve` (the default), `migrate`, `import` and
-//! `openapi`.
+//! The `kurz` command: `serve` (the default), `migrate`, `import`,
+//! `openapi`, `keys` and `healthcheck`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,9 @@ enum Command {
     /// Create or revoke a user's API key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 if the server on KURZ_BIND answers GET /health with 200 (for
+    /// container HEALTHCHECKs: the image needs no curl).
+    Healthcheck(Settings),
 }
 
 #[derive(Subcommand)]
@@ -85,6 +88,7 @@ async fn main() -> ExitCode {
         Some(Command::Import(args)) => import_files(args).await,
         Some(Command::Openapi) => print_openapi(),
         Some(Command::Keys(command)) => keys(command).await,
+        Some(Command::Healthcheck(settings)) => healthcheck(settings.bind),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,6 +174,32 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     drop(service);
     recorder.close(std::time::Duration::from_secs(5)).await;
     store.close().await;
+    Ok(())
+}
+
+/// One plain HTTP/1.1 GET /health to the bound address (a wildcard bind is
+/// reached on loopback), with a 2-second budget.
+fn healthcheck(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(2);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .context("reading the status line")?;
+    anyhow::ensure!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "/health answered {:?}",
+        String::from_utf8_lossy(&head)
+    );
     Ok(())
 }
 

@@ -44,11 +44,12 @@ impl DockerDriver {
     }
 
     /// The environment a replica container gets from the supervisor's own:
-    /// DATABASE_URL, REDIS_URL and every KURZ_* setting except KURZ_BIND.
+    /// DATABASE_URL, REDIS_URL and every KURZ_* setting except KURZ_BIND and
+    /// the supervisor's own KURZ_FLEET_* ones.
     pub fn inherited_env() -> Vec<String> {
         std::env::vars()
             .filter(|(k, _)| {
-                (k.starts_with("KURZ_") && k != "KURZ_BIND")
+                (k.starts_with("KURZ_") && k != "KURZ_BIND" && !k.starts_with("KURZ_FLEET_"))
                     || k == "DATABASE_URL"
                     || k == "REDIS_URL"
             })
