@@ -19,6 +19,7 @@ use super::{Driver, Slot, Started};
 pub struct LocalDriver {
     binary: PathBuf,
     log_dir: PathBuf,
+    env: Vec<(String, String)>,
     children: Mutex<HashMap<u32, Child>>,
 }
 
@@ -30,8 +31,15 @@ impl LocalDriver {
         Self {
             binary,
             log_dir,
+            env: Vec::new(),
             children: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Adds settings every replica gets on top of the inherited environment.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
     }
 
     /// Process id of the replica in `slot`, if one runs.
@@ -58,6 +66,7 @@ impl Driver for LocalDriver {
         let err = log.try_clone().context("duplicating the log handle")?;
         let child = Command::new(&self.binary)
             .arg("serve")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("KURZ_BIND", format!("127.0.0.1:{}", slot.port))
             .stdin(Stdio::null())
             .stdout(log)
