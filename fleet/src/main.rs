@@ -68,10 +68,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 DockerDriver::inherited_env(),
             )
             .await?;
-            let stale = docker.remove_all().await?;
-            if stale > 0 {
-                tracing::warn!(stale, "removed containers a previous supervisor left");
-            }
             Arc::new(docker)
         }
     };

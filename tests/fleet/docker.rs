@@ -48,7 +48,7 @@ async fn driver(prefix: &str) -> Arc<DockerDriver> {
     let driver = DockerDriver::connect(IMAGE.into(), prefix.into(), env)
         .await
         .expect("the engine answers");
-    driver.remove_all().await.unwrap();
+    driver.remove_all().await;
     Arc::new(driver)
 }
 

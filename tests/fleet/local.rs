@@ -6,18 +6,25 @@ use std::time::Duration;
 use kurz_fleet::driver::local::LocalDriver;
 use kurz_testkit::fresh_pg_database;
 
+use kurz_fleet::supervisor::FleetConfig;
+
 use crate::support::{answers, config, Fleet};
 
 async fn local_driver() -> (Arc<LocalDriver>, tempfile::TempDir) {
     let logs = tempfile::tempdir().unwrap();
     let database_url = fresh_pg_database().await;
-    let driver =
-        LocalDriver::new(env!("CARGO_BIN_EXE_kurz").into(), logs.path().into()).with_env(vec![
-            ("DATABASE_URL".into(), database_url),
-            ("KURZ_LOG".into(), "warn".into()),
-            ("KURZ_DB_MAX_CONNECTIONS".into(), "4".into()),
-        ]);
-    (Arc::new(driver), logs)
+    (driver_in(logs.path(), &database_url), logs)
+}
+
+/// A driver as a new supervisor process would make it: its own view of
+/// the children, the log directory (and pid files) of the fleet.
+fn driver_in(logs: &std::path::Path, database_url: &str) -> Arc<LocalDriver> {
+    let driver = LocalDriver::new(env!("CARGO_BIN_EXE_kurz").into(), logs.into()).with_env(vec![
+        ("DATABASE_URL".into(), database_url.into()),
+        ("KURZ_LOG".into(), "warn".into()),
+        ("KURZ_DB_MAX_CONNECTIONS".into(), "4".into()),
+    ]);
+    Arc::new(driver)
 }
 
 fn pid_alive(pid: &str) -> bool {
@@ -128,4 +135,52 @@ async fn a_rolling_restart_replaces_every_replica_without_shrinking() {
         assert!(!pid_alive(pid), "old replica {pid} exited");
     }
     fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_supervisor_takes_over_the_replicas_a_dead_one_left() {
+    let logs = tempfile::tempdir().unwrap();
+    let database_url = fresh_pg_database().await;
+    let first_config = config(2);
+    let base_port = first_config.base_port;
+    let first = Fleet::start(first_config, driver_in(logs.path(), &database_url)).await;
+    let left: Vec<_> = first.now().replicas;
+    first.abandon();
+    for r in &left {
+        assert!(
+            answers(r.port).await,
+            "the replicas outlive their supervisor"
+        );
+    }
+
+    let second = Fleet::start(
+        FleetConfig {
+            base_port,
+            ..config(2)
+        },
+        driver_in(logs.path(), &database_url),
+    )
+    .await;
+    let now = second.now();
+    let old_slots: Vec<u32> = left.iter().map(|r| r.slot).collect();
+    assert!(
+        now.replicas.iter().all(|r| !old_slots.contains(&r.slot)),
+        "new replicas use free slots: {now:#?}"
+    );
+    let old_ports: Vec<u16> = left.iter().map(|r| r.port).collect();
+    assert!(second
+        .upstream_ports()
+        .iter()
+        .all(|p| !old_ports.contains(p)));
+    second
+        .until(Duration::from_secs(20), |s| s.draining == 0)
+        .await;
+    for r in &left {
+        assert!(
+            !pid_alive(&r.handle),
+            "leftover replica {} was retired",
+            r.slot
+        );
+    }
+    second.stop().await;
 }

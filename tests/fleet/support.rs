@@ -146,6 +146,15 @@ impl Fleet {
         }
     }
 
+    /// The supervisor dies without stopping anything (as under SIGKILL):
+    /// its replicas keep running.
+    pub fn abandon(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
     /// Graceful stop of the supervisor and every replica.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -61,8 +61,8 @@ impl DockerDriver {
         format!("{}-{}", self.prefix, slot.id)
     }
 
-    /// Removes every container labelled with this fleet's prefix.
-    pub async fn remove_all(&self) -> anyhow::Result<usize> {
+    /// Ids and slots of every container labelled with this fleet's prefix.
+    async fn labelled(&self) -> Vec<(String, u32)> {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![format!("kurz.fleet={}", self.prefix)],
@@ -75,15 +75,22 @@ impl DockerDriver {
                 ..Default::default()
             }))
             .await
-            .context("listing containers")?;
-        let mut removed = 0;
-        for container in list {
-            if let Some(id) = container.id {
-                self.force_remove(&id).await;
-                removed += 1;
-            }
+            .unwrap_or_default();
+        list.into_iter()
+            .filter_map(|c| {
+                let slot = c.labels.as_ref()?.get("kurz.slot")?.parse().ok()?;
+                Some((c.id?, slot))
+            })
+            .collect()
+    }
+
+    /// Removes every container of this fleet, running or not.
+    pub async fn remove_all(&self) -> usize {
+        let all = self.labelled().await;
+        for (id, _) in &all {
+            self.force_remove(id).await;
         }
-        Ok(removed)
+        all.len()
     }
 
     async fn force_remove(&self, name: &str) {
@@ -164,5 +171,22 @@ impl Driver for DockerDriver {
         let _ = self.docker.stop_container(&name, Some(options)).await;
         self.force_remove(&name).await;
         Ok(())
+    }
+
+    async fn leftovers(&self) -> Vec<u32> {
+        // Asked before this supervisor starts anything: every labelled
+        // container is a leftover.
+        self.labelled()
+            .await
+            .into_iter()
+            .map(|(_, slot)| slot)
+            .collect()
+    }
+
+    async fn retire_leftovers(&self, slots: &[u32], grace: Duration) {
+        for &slot in slots {
+            // Slot numbers are the supervisor's; the port is not needed to stop.
+            let _ = self.stop(Slot { id: slot, port: 0 }, grace).await;
+        }
     }
 }

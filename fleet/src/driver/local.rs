@@ -1,7 +1,9 @@
 //! Replicas as local child processes of the supervisor: `kurz serve` with
 //! `KURZ_BIND` set to the slot's port, stdout and stderr appended to a log
-//! file per slot. The binary path is read at every start, so replacing the
-//! file and running a rolling restart puts the new binary into service.
+//! file per slot, the pid in `replica-<slot>.pid` beside it. The binary path
+//! is read at every start, so replacing the file and running a rolling
+//! restart puts the new binary into service. Pid files that outlive their
+//! supervisor name the leftovers a new supervisor takes over.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -75,6 +77,10 @@ impl Driver for LocalDriver {
             .with_context(|| format!("starting {}", self.binary.display()))?;
         let pid = child.id().unwrap_or_default();
         self.children.lock().await.insert(slot.id, child);
+        let pid_file = self.pid_file(slot.id);
+        if let Err(e) = std::fs::write(&pid_file, pid.to_string()) {
+            tracing::warn!(file = %pid_file.display(), error = %e, "cannot record the replica's pid");
+        }
         Ok(Started {
             handle: pid.to_string(),
         })
@@ -92,6 +98,7 @@ impl Driver for LocalDriver {
         let Some(mut child) = self.children.lock().await.remove(&slot.id) else {
             return Ok(());
         };
+        let _ = std::fs::remove_file(self.pid_file(slot.id));
         if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
             // SAFETY: kill(2) with a pid this process spawned and has not yet
             // reaped; it cannot name another process.
@@ -107,5 +114,80 @@ impl Driver for LocalDriver {
             child.kill().await.context("killing the replica")?;
         }
         Ok(())
+    }
+
+    async fn leftovers(&self) -> Vec<u32> {
+        let children = self.children.lock().await;
+        self.recorded_pids()
+            .into_iter()
+            .filter(|(slot, pid)| !children.contains_key(slot) && is_replica(*pid))
+            .map(|(slot, _)| slot)
+            .collect()
+    }
+
+    async fn retire_leftovers(&self, slots: &[u32], grace: Duration) {
+        for (slot, pid) in self.recorded_pids() {
+            if !slots.contains(&slot) || !is_replica(pid) {
+                continue;
+            }
+            tracing::info!(slot, pid, "retiring a replica a previous supervisor left");
+            signal(pid, libc::SIGTERM);
+            let deadline = tokio::time::Instant::now() + grace;
+            while is_replica(pid) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if is_replica(pid) {
+                signal(pid, libc::SIGKILL);
+            }
+            let _ = std::fs::remove_file(self.pid_file(slot));
+        }
+    }
+}
+
+impl LocalDriver {
+    fn pid_file(&self, slot: u32) -> PathBuf {
+        self.log_dir.join(format!("replica-{slot}.pid"))
+    }
+
+    /// (slot, pid) of every pid file in the log directory.
+    fn recorded_pids(&self) -> Vec<(u32, i32)> {
+        let Ok(entries) = std::fs::read_dir(&self.log_dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let slot = name
+                    .strip_prefix("replica-")?
+                    .strip_suffix(".pid")?
+                    .parse()
+                    .ok()?;
+                let pid = std::fs::read_to_string(e.path())
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some((slot, pid))
+            })
+            .collect()
+    }
+}
+
+/// Whether `pid` is a live (not zombie) `kurz serve`: a recycled pid of
+/// another program is never signalled.
+fn is_replica(pid: i32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    !zombie && cmdline.split(|b| *b == 0).any(|arg| arg == b"serve")
+}
+
+fn signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a pid just checked to be a `kurz serve` process.
+    unsafe {
+        libc::kill(pid, sig);
     }
 }

@@ -42,4 +42,12 @@ pub trait Driver: Send + Sync {
     /// SIGTERM, then up to `grace` for it to finish its requests and flush
     /// its event queue, then SIGKILL. Returns once it is gone.
     async fn stop(&self, slot: Slot, grace: Duration) -> anyhow::Result<()>;
+
+    /// Slot ids of replicas a previous supervisor of this fleet left behind
+    /// (it died or was killed); asked once, before starting anything. They
+    /// keep serving until `retire_leftovers`.
+    async fn leftovers(&self) -> Vec<u32>;
+
+    /// Stops those leftover replicas gracefully (SIGTERM, `grace`, SIGKILL).
+    async fn retire_leftovers(&self, slots: &[u32], grace: Duration);
 }

@@ -156,6 +156,23 @@ impl Supervisor {
         });
     }
 
+    /// Drains the replicas a previous supervisor left, now that nginx's
+    /// list holds only this supervisor's replicas.
+    pub(super) fn retire(&self, leftovers: Vec<u32>) {
+        if leftovers.is_empty() {
+            return;
+        }
+        let (driver, draining) = (self.driver.clone(), self.draining.clone());
+        let (delay, grace) = (self.config.drain_delay, self.config.stop_grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            driver.retire_leftovers(&leftovers, grace).await;
+            if let Ok(mut d) = draining.lock() {
+                d.retain(|slot| !leftovers.contains(slot));
+            }
+        });
+    }
+
     pub(super) async fn scale_to(&mut self, replicas: usize) -> Result<(), String> {
         if replicas == 0 || replicas > 64 {
             return Err(format!("replicas must be between 1 and 64, not {replicas}"));

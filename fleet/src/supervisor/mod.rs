@@ -114,7 +114,17 @@ impl Supervisor {
     }
 
     /// Starts the initial replicas and waits until they are all in service.
+    /// Replicas a previous supervisor left keep serving (their slots are
+    /// kept free) until the new ones replace them in nginx's list; then
+    /// they are drained like any surplus replica.
     pub async fn start(&mut self) -> anyhow::Result<()> {
+        let leftovers = self.driver.leftovers().await;
+        if !leftovers.is_empty() {
+            tracing::warn!(?leftovers, "taking over from a previous supervisor");
+            if let Ok(mut d) = self.draining.lock() {
+                d.extend(leftovers.iter().copied());
+            }
+        }
         self.converge().await;
         let deadline = Instant::now() + self.config.ready_timeout;
         while self.ready_count() < self.desired {
@@ -129,6 +139,7 @@ impl Supervisor {
             tokio::time::sleep(Duration::from_millis(50)).await;
             self.admit_ready().await;
         }
+        self.retire(leftovers);
         self.publish();
         Ok(())
     }
