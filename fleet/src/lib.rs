@@ -5,7 +5,8 @@
 //! - `driver` starts and stops replicas (local processes or Docker);
 //! - `upstream` rewrites nginx's server list and reloads it;
 //! - `supervisor` owns the fleet and acts; `control` is its HTTP API;
-//! - `load` is the chaos suite's traffic generator; `cli` the options.
+//! - `load` is the chaos suite's traffic generator; `cli` the options;
+//! - `telemetry` lists the supervisor's own metrics.
 
 pub mod cli;
 pub mod control;
@@ -14,4 +15,5 @@ pub mod load;
 pub mod policy;
 pub mod scrape;
 pub mod supervisor;
+pub mod telemetry;
 pub mod upstream;

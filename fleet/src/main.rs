@@ -56,6 +56,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
+    kurz_fleet::telemetry::register();
     let driver: Arc<dyn Driver> = match args.driver {
         DriverKind::Local => Arc::new(LocalDriver::new(
             args.kurz_binary.clone(),

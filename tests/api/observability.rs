@@ -79,6 +79,11 @@ async fn dashboards_and_alert_rules_use_only_exported_metrics() {
     app.get("/urls").await;
     app.events.flush().await;
     let exposition = app.get("/metrics").await.text;
+    // The alerts also read the fleet supervisor's series (kurz-fleet).
+    let fleet_recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let fleet_handle = fleet_recorder.handle();
+    metrics::with_local_recorder(&fleet_recorder, kurz_fleet::telemetry::register);
+    let exposition = format!("{exposition}\n{}", fleet_handle.render());
     let exported: BTreeSet<String> = exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
