@@ -1,7 +1,9 @@
 //! Steady traffic for the chaos suite: redirects (`GET /{code}`) at a fixed
 //! rate or as fast as N connections allow, plus an optional writer that
 //! creates links at a low rate. Idempotent GETs are retried once on a
-//! transport error and the retry is counted apart; writes are never retried.
+//! transport error, on a new connection (as browsers do when a reused one
+//! turns out closed), and the retry is counted apart; writes are never
+//! retried.
 //! At the end every acknowledged write is read back. The report is JSON.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +79,8 @@ pub struct WriteReport {
 struct Shared {
     args: LoadArgs,
     http: reqwest::Client,
+    /// Opens a new connection per request: for retries.
+    fresh: reqwest::Client,
     counters: Counters,
     latencies: Mutex<Vec<f64>>,
     failures: Mutex<(Vec<u64>, Vec<String>)>,
@@ -102,7 +106,7 @@ impl Shared {
         let mut result = self.http.get(&url).send().await;
         if result.is_err() {
             self.counters.retried.fetch_add(1, Ordering::Relaxed);
-            result = self.http.get(&url).send().await;
+            result = self.fresh.get(&url).send().await;
         }
         match result {
             Ok(resp) if resp.status().as_u16() == 302 => {
@@ -138,6 +142,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
         args: args.clone(),
         http,
+        fresh: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()?,
         counters: Counters::default(),
         latencies: Mutex::new(Vec::new()),
         failures: Mutex::new((Vec::new(), Vec::new())),

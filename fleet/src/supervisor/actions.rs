@@ -190,20 +190,29 @@ impl Supervisor {
         for old_id in old {
             self.start_replica().await?;
             let deadline = Instant::now() + self.config.ready_timeout;
-            while self
-                .replicas
-                .last()
-                .is_some_and(|r| r.phase == Phase::Starting)
-            {
+            let probe = Duration::from_millis(500);
+            loop {
+                let Some(new) = self.replicas.last_mut() else {
+                    break;
+                };
+                if new.probe(&self.http, "/health/ready", probe).await {
+                    // In and out in one upstream change: one nginx reload
+                    // per replica, not two.
+                    new.phase = Phase::Ready;
+                    new.in_upstream = true;
+                    break;
+                }
                 if Instant::now() > deadline {
                     bail!("a new replica did not become ready; the old ones keep serving");
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                self.admit_ready().await;
             }
-            if let Some(pos) = self.replicas.iter().position(|r| r.slot.id == old_id) {
-                let leaving = self.replicas.remove(pos);
-                self.drain(vec![leaving]).await;
+            match self.replicas.iter().position(|r| r.slot.id == old_id) {
+                Some(pos) => {
+                    let leaving = self.replicas.remove(pos);
+                    self.drain(vec![leaving]).await;
+                }
+                None => self.apply_upstream().await,
             }
         }
         tracing::info!(replicas = self.replicas.len(), "rolling restart done");
