@@ -191,10 +191,7 @@ impl Supervisor {
             self.start_replica().await?;
             let deadline = Instant::now() + self.config.ready_timeout;
             let probe = Duration::from_millis(500);
-            loop {
-                let Some(new) = self.replicas.last_mut() else {
-                    break;
-                };
+            while let Some(new) = self.replicas.last_mut() {
                 if new.probe(&self.http, "/health/ready", probe).await {
                     // In and out in one upstream change: one nginx reload
                     // per replica, not two.
