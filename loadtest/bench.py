@@ -214,7 +214,13 @@ def cluster_env():
 
 
 def pid_of(name):
-    return int((ROOT / "loadtest" / ".cluster" / "pids" / f"{name}.pid").read_text().strip())
+    """A cluster process's pid: nginx, redis and the fleet supervisor in
+    .cluster/pids, the replicas (started by kurz-fleet) beside their logs."""
+    state = ROOT / "loadtest" / ".cluster"
+    path = state / "pids" / f"{name}.pid"
+    if not path.exists():
+        path = state / "logs" / f"{name}.pid"
+    return int(path.read_text().strip())
 
 
 def bench_cluster(args, codes, rows, accounting, workloads):
@@ -243,12 +249,13 @@ def bench_cluster(args, codes, rows, accounting, workloads):
                 rows.append(measure("paced", nginx, c, args.duration, "mixed.lua",
                                     [str(codes), "400", "2000", "50"], roles))
         served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
-        for pid in replicas:
-            os.kill(pid, signal.SIGTERM)
-        for pid in replicas:
-            deadline = time.time() + 60
-            while time.time() < deadline and pathlib.Path(f"/proc/{pid}").exists():
-                time.sleep(0.1)
+        # SIGTERM to the supervisor stops every replica gracefully (each
+        # writes its whole event queue) and then exits itself.
+        fleet = pid_of("fleet")
+        os.kill(fleet, signal.SIGTERM)
+        deadline = time.time() + 90
+        while time.time() < deadline and pathlib.Path(f"/proc/{fleet}").exists():
+            time.sleep(0.1)
         out = sh("psql", "-h", "127.0.0.1", "-p", env["PG_PORT"], "-U", "postgres", "-d", "kurz", "-tAc",
                  "SELECT count(*) FROM events WHERE event_type = 'redirect'", capture=True).stdout
         accounting.append({"service": "cluster (2 replicas)", "served": served, "stored": int(out.strip()), "exit": 0})
