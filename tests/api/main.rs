@@ -13,6 +13,7 @@ mod limits;
 mod observability;
 mod properties;
 mod redirects;
+mod stalls;
 mod telemetry;
 mod urls;
 mod users;
