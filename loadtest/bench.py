@@ -14,6 +14,9 @@ Workloads (each at every connection count):
             every connection sending as fast as it can (saturation)
   paced     the same mix, each connection pausing 50 ms between requests like a
             user, so the latency is the service's and not the queue's
+  lists     a user's whole list of 1,000 links from one replica at 1, 16 and 50
+            connections, against pgbench running the same SELECT (loadtest/lists.py);
+            at 1 connection also the check for the 40 ms delayed-ACK stall
 
 Load comes from wrk (2 threads) on the same two cores as the servers, so
 every ratio is taken in one run. Per process it records CPU (cores used)
@@ -33,6 +36,8 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+
+import lists
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "fixtures" / "seed"
@@ -125,7 +130,7 @@ def redirects_served(metrics_text):
 
 
 def run_wrk(url, conns, duration, script, args):
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--timeout", "5s",
+    cmd = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{duration}s", "--timeout", "5s",
            "-s", str(WRK / script), url, "--", *args]
     out = subprocess.run(cmd, check=True, text=True, stdout=subprocess.PIPE).stdout
     line = next(l for l in out.splitlines() if l.startswith("RESULT "))
@@ -223,7 +228,7 @@ def pid_of(name):
     return int(path.read_text().strip())
 
 
-def bench_cluster(args, codes, rows, accounting, workloads):
+def bench_cluster(args, codes, rows, accounting, workloads, list_results):
     sh(str(ROOT / "loadtest" / "cluster"), "up", "--replicas", "2", "--bench", "--seed", str(SEED))
     try:
         env = cluster_env()
@@ -248,6 +253,9 @@ def bench_cluster(args, codes, rows, accounting, workloads):
             for c in args.conns:
                 rows.append(measure("paced", nginx, c, args.duration, "mixed.lua",
                                     [str(codes), "400", "2000", "50"], roles))
+        if "lists" in workloads:
+            list_results.extend(lists.bench(measure, replica1, env["PG_PORT"],
+                                            {"kurz": [replicas[0]], "postgres": [pg_pid]}, args.duration))
         served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
         # SIGTERM to the supervisor stops every replica gracefully (each
         # writes its whole event queue) and then exits itself.
@@ -287,7 +295,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced,lists")
     args = parser.parse_args()
     args.conns = [int(c) for c in args.conns.split(",")]
     workloads = set(args.workloads.split(","))
@@ -300,11 +308,16 @@ def main():
         bench_sqlite(args, codes, rows, accounting)
     if "nometrics" in workloads:
         bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
-    if workloads & {"postgres", "nginx", "mixed", "paced"}:
-        bench_cluster(args, codes, rows, accounting, workloads)
+    list_results = []
+    if workloads & {"postgres", "nginx", "mixed", "paced", "lists"}:
+        bench_cluster(args, codes, rows, accounting, workloads, list_results)
     report = table(rows, accounting, args)
+    if list_results:
+        report += "\nWhole lists of 1,000 links from one replica against pgbench of the same SELECT:\n\n"
+        report += lists.table(list_results) + "\n"
     (RESULTS / "latest.md").write_text(report)
-    (RESULTS / "latest.json").write_text(json.dumps({"rows": rows, "accounting": accounting}, indent=1))
+    (RESULTS / "latest.json").write_text(json.dumps({"rows": rows, "accounting": accounting,
+                                                     "lists": list_results}, indent=1))
     print()
     print(report)
 
