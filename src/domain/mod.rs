@@ -38,6 +38,6 @@ pub use records::{Event, Link, ShortUrl, User};
 pub use redirect_event::{RedirectDetails, RedirectEvent};
 pub use short_code::{CodeSource, ShortCode, RESERVED_WORDS};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};
-pub use time::{format_timestamp, now_utc, parse_timestamp};
+pub use time::{format_spaced_timestamp, format_timestamp, now_utc, parse_timestamp, Timestamp};
 pub use title::Title;
 pub use username::Username;

@@ -11,11 +11,8 @@ use serde::Serialize;
 
 use super::rows::{EventRow, EVENT_COLUMNS};
 use super::{on_engine, EventFilter, Page, RowStream, Store, StoreError, StoreResult};
-use crate::domain::{Event, Id, NewEvent, RedirectEvent};
+use crate::domain::{format_spaced_timestamp, Event, Id, NewEvent, RedirectEvent};
 use crate::telemetry::{stage_timer, Stage};
-
-/// Timestamps inside a batch: the form both engines read back exactly.
-const BATCH_TIME: &str = "%Y-%m-%d %H:%M:%S";
 
 /// One row of a batch: `[url_id, user_id, event_type, timestamp, details]`
 /// (`INSERT_EVENT_BATCH`), or without the type for redirects
@@ -29,7 +26,7 @@ struct Stamp<'a>(&'a chrono::NaiveDateTime);
 
 impl Serialize for Stamp<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.format(BATCH_TIME))
+        s.collect_str(&format_spaced_timestamp(self.0))
     }
 }
 
