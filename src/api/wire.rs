@@ -10,7 +10,15 @@ use utoipa::ToSchema;
 use crate::domain::{self, format_timestamp};
 
 fn timestamp<S: Serializer>(value: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_timestamp(value))
+    let formatted = format_timestamp(value);
+    match formatted.ascii() {
+        // A plain string: no trip through the formatting machinery.
+        Some(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.collect_str(&formatted),
+        },
+        None => s.collect_str(&formatted),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

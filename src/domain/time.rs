@@ -41,17 +41,13 @@ pub struct Timestamp<'a> {
     sep: u8,
 }
 
-impl fmt::Display for Timestamp<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Timestamp<'_> {
+    /// The 19 ASCII bytes, for a year of four digits (0..=9999); `None`
+    /// outside that, where chrono's rules (sign, width) apply.
+    pub fn ascii(&self) -> Option<[u8; 19]> {
         let v = self.value;
-        let Ok(year @ 0..=9999) = u32::try_from(v.year()) else {
-            // Outside four digits chrono's rules (sign, width) apply.
-            let format = if self.sep == b'T' {
-                WIRE_FORMAT
-            } else {
-                SPACED_FORMAT
-            };
-            return write!(f, "{}", v.format(format));
+        let year @ 0..=9999 = u32::try_from(v.year()).ok()? else {
+            return None;
         };
         let mut out = *b"0000-00-00T00:00:00";
         digits(&mut out[0..4], year);
@@ -61,8 +57,24 @@ impl fmt::Display for Timestamp<'_> {
         digits(&mut out[11..13], v.hour());
         digits(&mut out[14..16], v.minute());
         digits(&mut out[17..19], v.second());
-        // Only ASCII digits and separators were written.
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        Some(out)
+    }
+}
+
+impl fmt::Display for Timestamp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ascii() {
+            // Only ASCII digits and separators were written.
+            Some(out) => f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?),
+            None => {
+                let format = if self.sep == b'T' {
+                    WIRE_FORMAT
+                } else {
+                    SPACED_FORMAT
+                };
+                write!(f, "{}", self.value.format(format))
+            }
+        }
     }
 }
 
