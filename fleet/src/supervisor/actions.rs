@@ -137,20 +137,13 @@ impl Supervisor {
             self.apply_upstream().await;
         }
         let slots: Vec<Slot> = leaving.iter().map(|r| r.slot).collect();
-        if let Ok(mut d) = self.draining.lock() {
-            d.extend(slots.iter().map(|s| s.id));
-        }
-        let (driver, draining) = (self.driver.clone(), self.draining.clone());
-        let (delay, grace) = (self.config.drain_delay, self.config.stop_grace);
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+        let ids = slots.iter().map(|s| s.id).collect();
+        let (driver, grace) = (self.driver.clone(), self.config.stop_grace);
+        self.stop_after_drain_delay(ids, async move {
             for slot in slots {
                 tracing::info!(slot = slot.id, "draining replica: SIGTERM");
                 if let Err(e) = driver.stop(slot, grace).await {
                     tracing::error!(slot = slot.id, error = %format!("{e:#}"), "stop failed");
-                }
-                if let Ok(mut d) = draining.lock() {
-                    d.remove(&slot.id);
                 }
             }
         });
@@ -162,13 +155,29 @@ impl Supervisor {
         if leftovers.is_empty() {
             return;
         }
-        let (driver, draining) = (self.driver.clone(), self.draining.clone());
-        let (delay, grace) = (self.config.drain_delay, self.config.stop_grace);
+        let (driver, grace) = (self.driver.clone(), self.config.stop_grace);
+        let slots = leftovers.clone();
+        self.stop_after_drain_delay(leftovers, async move {
+            driver.retire_leftovers(&slots, grace).await;
+        });
+    }
+
+    /// Keeps `slots` out of use while `stop` runs in the background after
+    /// the drain delay (nginx's old workers finish what they sent first).
+    fn stop_after_drain_delay(
+        &self,
+        slots: Vec<u32>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        if let Ok(mut d) = self.draining.lock() {
+            d.extend(slots.iter().copied());
+        }
+        let (draining, delay) = (self.draining.clone(), self.config.drain_delay);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            driver.retire_leftovers(&leftovers, grace).await;
+            stop.await;
             if let Ok(mut d) = draining.lock() {
-                d.retain(|slot| !leftovers.contains(slot));
+                d.retain(|slot| !slots.contains(slot));
             }
         });
     }
