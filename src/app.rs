@@ -37,6 +37,8 @@ pub struct App {
     subscriber: Option<JoinHandle<()>>,
     /// Folds recorded histogram samples into their buckets (see `telemetry`).
     upkeep: Option<JoinHandle<()>>,
+    /// Creates and retires the event log's partitions (PostgreSQL).
+    partitions: JoinHandle<()>,
     /// Reloads the deny-list on SIGHUP, when one is configured.
     reloader: Option<JoinHandle<()>>,
     /// Stops background tasks that must outlive the last request.
@@ -71,6 +73,16 @@ impl App {
         }
         let (recorder, events) = EventRecorder::start(store.clone(), config.events.clone());
         let background = CancellationToken::new();
+        // Before the first request, so this month's partition exists and
+        // no write waits on the round that creates it.
+        let retention = config.store.event_retention_days;
+        let partitions_ready = maintain_partitions(&store, retention).await;
+        let partitions = tokio::spawn(keep_event_partitions(
+            store.clone(),
+            retention,
+            partitions_ready,
+            background.clone(),
+        ));
         let (links, subscriber) =
             Links::start(store.clone(), config.cache.clone(), background.clone())
                 .context("failed to set up the cache")?;
@@ -110,6 +122,7 @@ impl App {
             recorder,
             subscriber,
             upkeep,
+            partitions,
             reloader,
             background,
             config,
@@ -141,6 +154,7 @@ impl App {
             recorder,
             subscriber,
             upkeep,
+            partitions,
             reloader,
             background,
             config,
@@ -193,6 +207,7 @@ impl App {
         if let Some(reloader) = reloader {
             let _ = reloader.await;
         }
+        let _ = partitions.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -223,4 +238,51 @@ async fn reload_on_hangup(service: Service, stop: CancellationToken) {
     }
     #[cfg(not(unix))]
     stop.cancelled().await;
+}
+
+/// How often the event log's partitions are checked, and how soon a
+/// failed round is retried.
+const PARTITION_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+const PARTITION_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One round of partition upkeep; a failure is logged (the database may
+/// still be starting) and reported as `false`.
+async fn maintain_partitions(store: &Store, retention_days: Option<u32>) -> bool {
+    match store
+        .maintain_event_partitions(crate::domain::now_utc(), retention_days)
+        .await
+    {
+        Ok(done) => {
+            if !done.created.is_empty() || !done.dropped.is_empty() {
+                tracing::info!(created = ?done.created, dropped = ?done.dropped, moved = done.moved, "event partitions");
+            }
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "event partition upkeep failed; retrying");
+            false
+        }
+    }
+}
+
+/// Creates next months' event partitions and drops expired ones: hourly,
+/// or every minute while rounds fail.
+async fn keep_event_partitions(
+    store: Arc<Store>,
+    retention_days: Option<u32>,
+    mut last_ok: bool,
+    stop: CancellationToken,
+) {
+    loop {
+        let wait = if last_ok {
+            PARTITION_UPKEEP_EVERY
+        } else {
+            PARTITION_RETRY_AFTER
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        last_ok = maintain_partitions(&store, retention_days).await;
+    }
 }

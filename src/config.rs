@@ -34,8 +34,11 @@ pub mod defaults {
     pub const BREAKER_COOLDOWN_MS: u64 = 2_000;
     pub const INVALIDATION_ACK_TIMEOUT_MS: u64 = 250;
     pub const EVENT_QUEUE_CAPACITY: usize = 65_536;
-    pub const EVENT_BATCH_MAX: usize = 2_000;
-    pub const EVENT_LINGER_MS: u64 = 40;
+    /// Event batching per engine (see docs/decisions.md, "Redirect events").
+    pub const PG_EVENT_BATCH_MAX: usize = 5_000;
+    pub const PG_EVENT_LINGER_MS: u64 = 40;
+    pub const SQLITE_EVENT_BATCH_MAX: usize = 50_000;
+    pub const SQLITE_EVENT_LINGER_MS: u64 = 250;
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
     pub const SHUTDOWN_DRAIN_MS: u64 = 0;
@@ -169,13 +172,14 @@ pub struct Settings {
     #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = defaults::EVENT_QUEUE_CAPACITY)]
     pub event_queue_capacity: usize,
 
-    /// Most events written per batch.
-    #[arg(long, env = "KURZ_EVENT_BATCH_MAX", default_value_t = defaults::EVENT_BATCH_MAX)]
-    pub event_batch_max: usize,
+    /// Most events written per batch (default: PostgreSQL 5000, SQLite 50000).
+    #[arg(long, env = "KURZ_EVENT_BATCH_MAX")]
+    pub event_batch_max: Option<usize>,
 
-    /// Milliseconds a small batch waits for more events before it is written.
-    #[arg(long, env = "KURZ_EVENT_LINGER_MS", default_value_t = defaults::EVENT_LINGER_MS)]
-    pub event_linger_ms: u64,
+    /// Milliseconds a small batch waits for more events before it is
+    /// written (default: PostgreSQL 40, SQLite 250).
+    #[arg(long, env = "KURZ_EVENT_LINGER_MS")]
+    pub event_linger_ms: Option<u64>,
 
     /// Milliseconds a redirect waits for room in a full event queue before
     /// its event is dropped (and counted).
@@ -229,6 +233,11 @@ pub struct Settings {
     /// Largest request head (request line and headers) in bytes; 431 above.
     #[arg(long, env = "KURZ_MAX_HEADER_BYTES", default_value_t = defaults::MAX_HEADER_BYTES)]
     pub max_header_bytes: usize,
+
+    /// Days of events kept (PostgreSQL: whole months older than this are
+    /// dropped, one partition at a time). 0, the default: keep everything.
+    #[arg(long, env = "KURZ_EVENT_RETENTION_DAYS", default_value_t = 0)]
+    pub event_retention_days: u32,
 
     /// Run pending migrations at start.
     #[arg(long, env = "KURZ_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
@@ -304,8 +313,8 @@ impl Settings {
             breaker_cooldown_ms: d::BREAKER_COOLDOWN_MS,
             invalidation_ack_timeout_ms: d::INVALIDATION_ACK_TIMEOUT_MS,
             event_queue_capacity: d::EVENT_QUEUE_CAPACITY,
-            event_batch_max: d::EVENT_BATCH_MAX,
-            event_linger_ms: d::EVENT_LINGER_MS,
+            event_batch_max: None,
+            event_linger_ms: None,
             event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
             shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,
             shutdown_drain_ms: d::SHUTDOWN_DRAIN_MS,
@@ -317,6 +326,7 @@ impl Settings {
             max_connections: d::MAX_CONNECTIONS,
             header_read_timeout_ms: d::HEADER_READ_TIMEOUT_MS,
             max_header_bytes: d::MAX_HEADER_BYTES,
+            event_retention_days: 0,
             migrate_on_start: true,
             metrics: true,
             otlp_endpoint: None,

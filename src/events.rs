@@ -133,7 +133,7 @@ async fn write_loop(
     settings: RecorderSettings,
     stop: CancellationToken,
 ) {
-    let mut commands = Vec::with_capacity(settings.max_batch);
+    let mut commands = Vec::with_capacity(settings.max_batch.min(4096));
     let mut closing = false;
     loop {
         if !closing {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{AuthArg, LogFormat, Settings};
+use super::{defaults, AuthArg, LogFormat, Settings};
 use crate::api::LimitSettings;
 use crate::cache::{CacheSettings, SharedSettings};
 use crate::domain::TargetPolicy;
@@ -46,6 +46,8 @@ pub struct StoreConfig {
     pub engine: &'static str,
     pub max_connections: u32,
     pub migrate_on_start: bool,
+    /// Days of events kept; `None` keeps everything.
+    pub event_retention_days: Option<u32>,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -54,6 +56,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("engine", &self.engine)
             .field("max_connections", &self.max_connections)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("event_retention_days", &self.event_retention_days)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +200,8 @@ impl Settings {
             engine,
             max_connections: p.at_least_one("KURZ_DB_MAX_CONNECTIONS", self.db_max_connections),
             migrate_on_start: self.migrate_on_start,
+            event_retention_days: (self.event_retention_days > 0)
+                .then_some(self.event_retention_days),
         };
         let server = ServerConfig {
             bind: self.bind,
@@ -259,8 +264,17 @@ impl Settings {
                 "KURZ_EVENT_QUEUE_CAPACITY",
                 self.event_queue_capacity as u64,
             ) as usize,
-            max_batch: p.at_least_one("KURZ_EVENT_BATCH_MAX", self.event_batch_max as u64) as usize,
-            linger: millis(self.event_linger_ms),
+            max_batch: p.at_least_one(
+                "KURZ_EVENT_BATCH_MAX",
+                self.event_batch_max.unwrap_or(match engine {
+                    "postgres" => defaults::PG_EVENT_BATCH_MAX,
+                    _ => defaults::SQLITE_EVENT_BATCH_MAX,
+                }) as u64,
+            ) as usize,
+            linger: millis(self.event_linger_ms.unwrap_or(match engine {
+                "postgres" => defaults::PG_EVENT_LINGER_MS,
+                _ => defaults::SQLITE_EVENT_LINGER_MS,
+            })),
             overflow_wait: millis(self.event_overflow_wait_ms),
         };
         let filter = p.filter("KURZ_LOG", &self.log);

@@ -135,7 +135,9 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
 pub const SQLITE_MAX_READERS: u32 = 8;
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
-/// hot index pages of the event log in memory (16 MiB); readers only need
+/// hot index pages of the event log in memory (16 MiB) and checkpoints
+/// every 32 MiB of WAL (one large event batch rewrites a few MiB of index
+/// pages; the default 4 MiB would checkpoint after nearly every batch); readers only need
 /// the small link and user tables. Readers: `max_connections`, at most
 /// `SQLITE_MAX_READERS` (a documented rule, see docs/configuration).
 pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResult<Db<Sqlite>> {
@@ -149,7 +151,12 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.clone().pragma("cache_size", "-16384"))
+        .connect_with(
+            options
+                .clone()
+                .pragma("cache_size", "-16384")
+                .pragma("wal_autocheckpoint", "8192"),
+        )
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(max_connections.min(SQLITE_MAX_READERS))

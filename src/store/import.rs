@@ -5,8 +5,11 @@
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
-use super::{on_engine, Store, StoreResult};
-use crate::domain::{Id, NewUser, ShortCode, TargetUrl};
+use std::collections::HashSet;
+
+use super::copy_text::CopyText;
+use super::{on_engine, Engine, Store, StoreResult};
+use crate::domain::{format_spaced_timestamp, Id, NewUser, ShortCode, TargetUrl};
 use crate::telemetry::{stage_timer, Stage};
 
 /// Rows per import transaction.
@@ -42,6 +45,42 @@ pub struct ImportedEvent {
     pub event_type: String,
     pub timestamp: NaiveDateTime,
     pub details: Map<String, Value>,
+}
+
+/// Rows per PostgreSQL bulk-import transaction.
+const BULK_CHUNK: usize = 100_000;
+/// Serialises event imports: the id check and the insert must not interleave.
+const EVENT_IMPORT_LOCK: i64 = 0x6b75_727a_0101;
+const CREATE_EVENT_STAGING: &str = "CREATE TEMP TABLE import_events (\
+     n BIGINT, id BIGINT, url_id BIGINT, user_id BIGINT, event_type TEXT, \
+     timestamp TIMESTAMP, details JSONB) ON COMMIT DROP";
+const COPY_EVENT_STAGING: &str = "COPY import_events FROM STDIN";
+/// The first row of each id, unless that id is stored already (in any
+/// partition: the primary key also holds the timestamp).
+const INSERT_FROM_EVENT_STAGING: &str =
+    "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) \
+     SELECT DISTINCT ON (s.id) s.id, s.url_id, s.user_id, s.event_type, s.timestamp, s.details \
+     FROM import_events s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id) \
+     ORDER BY s.id, s.n RETURNING id";
+
+/// Imported events as COPY text for `import_events`, numbered in file order.
+fn events_copy_text(rows: &[ImportedEvent]) -> Vec<u8> {
+    let mut copy = CopyText::with_capacity(rows.len() * 128);
+    let mut details = Vec::with_capacity(256);
+    for (n, row) in rows.iter().enumerate() {
+        details.clear();
+        // A JSON map always serialises.
+        let _ = serde_json::to_writer(&mut details, &row.details);
+        copy.plain(n)
+            .plain(row.id.get())
+            .plain_opt(row.url_id)
+            .plain_opt(row.user_id)
+            .text(row.event_type.as_bytes())
+            .plain(format_spaced_timestamp(&row.timestamp))
+            .text(&details);
+        copy.end_row();
+    }
+    copy.into_bytes()
 }
 
 /// Inserts an imported user; `$4` marks a username that an earlier user
@@ -184,10 +223,40 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Events keep their ids; an id already stored (whatever its
+    /// timestamp) leaves the stored event as it is. On PostgreSQL the rows
+    /// go in by COPY, `BULK_CHUNK` at a time.
     #[tracing::instrument(name = "store.import_events", level = "debug", skip_all)]
     pub async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>> {
         let _db = stage_timer(Stage::Db);
         let mut outcomes = Vec::with_capacity(rows.len());
+        if let Engine::Postgres(db) = &self.engine {
+            for chunk in rows.chunks(BULK_CHUNK) {
+                let mut tx = db.begin_write().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(EVENT_IMPORT_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(CREATE_EVENT_STAGING).execute(&mut *tx).await?;
+                let mut copy = tx.copy_in_raw(COPY_EVENT_STAGING).await?;
+                copy.send(events_copy_text(chunk)).await?;
+                copy.finish().await?;
+                let inserted: Vec<i64> = sqlx::query_scalar(INSERT_FROM_EVENT_STAGING)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut inserted: HashSet<i64> = inserted.into_iter().collect();
+                outcomes.extend(chunk.iter().map(|row| {
+                    if inserted.remove(&row.id.get()) {
+                        ImportOutcome::Inserted
+                    } else {
+                        ImportOutcome::AlreadyPresent
+                    }
+                }));
+            }
+            self.sync_id_sequences().await?;
+            return Ok(outcomes);
+        }
         for chunk in rows.chunks(IMPORT_CHUNK) {
             on_engine!(self, |db| {
                 let mut tx = db.begin_write().await?;

@@ -11,11 +11,13 @@
 //! The store writes a change and its events in one transaction; it does not
 //! know about caches or authorization (that is `service`).
 
+mod copy_text;
 mod engine;
 mod error;
 mod events;
 mod import;
 mod keys;
+mod partitions;
 mod query;
 mod rows;
 mod urls;
@@ -30,6 +32,7 @@ use engine::Db;
 pub use engine::SQLITE_MAX_READERS;
 pub use error::{ConflictField, StoreError};
 pub use import::{ImportOutcome, ImportedEvent, ImportedUrl};
+pub use partitions::PartitionUpkeep;
 pub use query::{EventFilter, Page, UrlFilter};
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -50,7 +50,7 @@ async fn a_refused_event_write_is_retried_until_every_event_lands(engine: Engine
 async fn a_full_queue_drops_counts_and_keeps_serving(engine: Engine) {
     let (mut settings, db) = test_settings(engine).await;
     settings.event_queue_capacity = 8;
-    settings.event_batch_max = 4;
+    settings.event_batch_max = Some(4);
     settings.event_overflow_wait_ms = 5;
     let mut app = spawn_app_with(settings, db).await;
     app.drops_expected = true;

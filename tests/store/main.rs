@@ -12,6 +12,8 @@ use kurz::domain::{
 use kurz::store::{ConflictField, EventFilter, Page, Store, StoreError, UrlFilter};
 use kurz_testkit::{for_each_engine, random_suffix, scripted_codes, test_store, Engine};
 
+mod partitions;
+
 fn id(raw: i64) -> Id {
     Id::new(raw).unwrap()
 }

@@ -261,3 +261,10 @@ pub async fn fresh_pg_database() -> String {
     pool.close().await;
     server.url(&name)
 }
+
+/// A new, empty PostgreSQL database (no migrations), for upgrade tests.
+pub async fn empty_pg_database() -> String {
+    shared_pg()
+        .create_database(&format!("e_{}", random_suffix()))
+        .await
+}
