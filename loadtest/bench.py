@@ -17,6 +17,8 @@ Workloads (each at every connection count):
   lists     a user's whole list of 1,000 links from one replica at 1, 16 and 50
             connections, against pgbench running the same SELECT (loadtest/lists.py);
             at 1 connection also the check for the 40 ms delayed-ACK stall
+  seed      the seed system's k6 stress scenario (loadtest/k6/seed-stress.js, 130 s)
+            through nginx + 2 replicas, CPU per process including k6 (loadtest/seed.py)
 
 Load comes from wrk (2 threads) on the same two cores as the servers, so
 every ratio is taken in one run. Per process it records CPU (cores used)
@@ -38,6 +40,7 @@ import time
 import urllib.request
 
 import lists
+import seed
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "fixtures" / "seed"
@@ -256,6 +259,8 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
         if "lists" in workloads:
             list_results.extend(lists.bench(measure, replica1, env["PG_PORT"],
                                             {"kurz": [replicas[0]], "postgres": [pg_pid]}, args.duration))
+        if "seed" in workloads:  # last: it creates links
+            list_results.append({"seed": seed.run(nginx, roles, cpu_seconds, children)})
         served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
         # SIGTERM to the supervisor stops every replica gracefully (each
         # writes its whole event queue) and then exits itself.
@@ -295,7 +300,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced,lists")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced,lists,seed")
     args = parser.parse_args()
     args.conns = [int(c) for c in args.conns.split(",")]
     workloads = set(args.workloads.split(","))
@@ -309,12 +314,17 @@ def main():
     if "nometrics" in workloads:
         bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
     list_results = []
-    if workloads & {"postgres", "nginx", "mixed", "paced", "lists"}:
+    if workloads & {"postgres", "nginx", "mixed", "paced", "lists", "seed"}:
         bench_cluster(args, codes, rows, accounting, workloads, list_results)
     report = table(rows, accounting, args)
+    seed_results = [r["seed"] for r in list_results if "seed" in r]
+    list_results = [r for r in list_results if "seed" not in r]
     if list_results:
         report += "\nWhole lists of 1,000 links from one replica against pgbench of the same SELECT:\n\n"
         report += lists.table(list_results) + "\n"
+    for result in seed_results:
+        report += "\nThe seed system's stress workload (k6, 50 -> 500 users) through nginx + 2 replicas:\n\n"
+        report += seed.table(result) + "\n"
     (RESULTS / "latest.md").write_text(report)
     (RESULTS / "latest.json").write_text(json.dumps({"rows": rows, "accounting": accounting,
                                                      "lists": list_results}, indent=1))

@@ -44,7 +44,8 @@ USERS = 100_000
 BULK = ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
         "-c", "wal_level=minimal", "-c", "max_wal_senders=0", "-c", "maintenance_work_mem=1GB",
         "-c", "max_wal_size=20GB", "-c", "checkpoint_timeout=1h", "-c", "shared_buffers=1GB"]
-SERVE = ["-c", "shared_buffers=256MB", "-c", "max_wal_size=2GB", "-c", "max_connections=200"]
+# Sized for the store: the hot month's indexes and the link table's in memory.
+SERVE = ["-c", "shared_buffers=4GB", "-c", "max_wal_size=4GB", "-c", "max_connections=200"]
 
 
 def log(msg):

@@ -110,8 +110,13 @@ impl Store {
             if let Some(active) = filter.is_active {
                 query.push(" AND is_active = ").push_bind(active);
             }
+            // By the filtered column first (see `events::order_by_filtered_index`).
             query
-                .push(" ORDER BY id LIMIT ")
+                .push(match (filter.user_id, filter.is_active) {
+                    (Some(_), _) => " ORDER BY user_id, id LIMIT ",
+                    (None, Some(_)) => " ORDER BY is_active, id LIMIT ",
+                    (None, None) => " ORDER BY id LIMIT ",
+                })
                 .push_bind(limit)
                 .push(" OFFSET ")
                 .push_bind(offset);
