@@ -37,7 +37,7 @@ pub mod defaults {
     /// Event batching per engine (see docs/decisions.md, "Redirect events").
     pub const PG_EVENT_BATCH_MAX: usize = 5_000;
     pub const PG_EVENT_LINGER_MS: u64 = 40;
-    pub const SQLITE_EVENT_BATCH_MAX: usize = 50_000;
+    pub const SQLITE_EVENT_BATCH_MAX: usize = 20_000;
     pub const SQLITE_EVENT_LINGER_MS: u64 = 250;
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
@@ -172,7 +172,7 @@ pub struct Settings {
     #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = defaults::EVENT_QUEUE_CAPACITY)]
     pub event_queue_capacity: usize,
 
-    /// Most events written per batch (default: PostgreSQL 5000, SQLite 50000).
+    /// Most events written per batch (default: PostgreSQL 5000, SQLite 20000).
     #[arg(long, env = "KURZ_EVENT_BATCH_MAX")]
     pub event_batch_max: Option<usize>,
 

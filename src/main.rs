@@ -17,6 +17,24 @@ use kurz::{api, telemetry};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h: the option just before
+/// `mi_option_use_numa_nodes`, which the bindings name (the test below
+/// checks it by its default).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
+    libmimalloc_sys::mi_option_use_numa_nodes - 1;
+
+/// Returns freed memory to the system at once instead of after a second
+/// (mimalloc v3's default):
+/// at saturation that is 12 MiB less peak RSS for one replica at no loss
+/// of throughput (docs/performance.md, "Memory"). `MIMALLOC_PURGE_DELAY`
+/// in the environment still wins.
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one of mimalloc's atomic options; any value is valid.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "kurz", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -80,6 +98,7 @@ struct ImportArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.settings).await,
@@ -246,4 +265,14 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_purge_delay_option_is_the_one_whose_default_is_one_second() {
+        // SAFETY: reads an option.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1000, "mimalloc's purge delay option moved");
+    }
 }

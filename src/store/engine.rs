@@ -135,7 +135,7 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
 pub const SQLITE_MAX_READERS: u32 = 8;
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
-/// hot index pages of the event log in memory (16 MiB) and checkpoints
+/// hot index pages of the event log in memory (8 MiB) and checkpoints
 /// every 32 MiB of WAL (one large event batch rewrites a few MiB of index
 /// pages; the default 4 MiB would checkpoint after nearly every batch); readers only need
 /// the small link and user tables. Readers: `max_connections`, at most
@@ -154,7 +154,7 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .connect_with(
             options
                 .clone()
-                .pragma("cache_size", "-16384")
+                .pragma("cache_size", "-8192")
                 .pragma("wal_autocheckpoint", "8192"),
         )
         .await?;
