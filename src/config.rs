@@ -181,8 +181,8 @@ pub struct Settings {
     #[arg(long, env = "KURZ_EVENT_LINGER_MS")]
     pub event_linger_ms: Option<u64>,
 
-    /// Milliseconds a redirect waits for room in a full event queue before
-    /// its event is dropped (and counted).
+    /// While event writes fail: milliseconds a redirect waits for room in a
+    /// full event queue before its event is dropped (and counted).
     #[arg(long, env = "KURZ_EVENT_OVERFLOW_WAIT_MS", default_value_t = defaults::EVENT_OVERFLOW_WAIT_MS)]
     pub event_overflow_wait_ms: u64,
 

@@ -4,13 +4,17 @@
 //! `EventSink::record` never waits on the database. The writer task wakes
 //! on the first queued event, sleeps `linger` (40 ms by default) so a batch
 //! can fill, then writes everything queued in one statement; fewer, larger
-//! commits rewrite the event log's index pages far less often. A full queue waits up to
-//! `overflow_wait` for room, then drops the event and counts it
-//! (`kurz_events_dropped_total`). A failed write is retried with backoff; the
+//! commits rewrite the event log's index pages far less often. A full queue
+//! while the writer is writing means redirects arrive faster than the store
+//! takes events: `record` then waits for room (up to `BACKPRESSURE_LIMIT`),
+//! so a saturated replica slows to its store's pace instead of losing
+//! events. While writes fail it waits only `overflow_wait`, then drops the
+//! event and counts it (`kurz_events_dropped_total`): an outage of the
+//! database must not make every redirect slow. A failed write is retried with backoff; the
 //! batch stays in memory meanwhile. `close` stops intake and writes
 //! everything still queued: a graceful stop loses nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +38,10 @@ pub struct RecorderSettings {
     pub overflow_wait: Duration,
 }
 
+/// How long `record` waits for room in a full queue while the writer is
+/// succeeding (it is behind, not stuck).
+const BACKPRESSURE_LIMIT: Duration = Duration::from_secs(2);
+
 enum Command {
     Record(RedirectEvent),
     /// Answered once every event queued before it is written.
@@ -51,6 +59,8 @@ pub struct EventSink {
     /// Events this sink dropped (overflow or closed), beside the
     /// process-wide metric, so one app's losses can be told from another's.
     dropped: Arc<AtomicU64>,
+    /// False while the writer's last attempt failed.
+    writer_ok: Arc<AtomicBool>,
 }
 
 /// Owns the writer task; `close` drains it.
@@ -63,13 +73,21 @@ impl EventRecorder {
     pub fn start(store: Arc<Store>, settings: RecorderSettings) -> (Self, EventSink) {
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let stop = CancellationToken::new();
-        let writer = tokio::spawn(write_loop(store, rx, settings.clone(), stop.clone()));
+        let writer_ok = Arc::new(AtomicBool::new(true));
+        let writer = tokio::spawn(write_loop(
+            store,
+            rx,
+            settings.clone(),
+            stop.clone(),
+            writer_ok.clone(),
+        ));
         let sink = EventSink {
             tx,
             overflow_wait: settings.overflow_wait,
             depth: metrics::gauge!("kurz_events_queue_depth"),
             queued: metrics::counter!("kurz_events_queued_total"),
             dropped: Arc::default(),
+            writer_ok,
         };
         (Self { stop, writer }, sink)
     }
@@ -85,8 +103,9 @@ impl EventRecorder {
 }
 
 impl EventSink {
-    /// Queues an event. Waits only when the queue is full, and then at most
-    /// `overflow_wait`.
+    /// Queues an event. Waits only when the queue is full: up to
+    /// `BACKPRESSURE_LIMIT` while the writer is writing, `overflow_wait`
+    /// while it is failing.
     pub async fn record(&self, event: RedirectEvent) {
         let command = match self.tx.try_send(Command::Record(event)) {
             Ok(()) => {
@@ -101,7 +120,12 @@ impl EventSink {
                 return;
             }
         };
-        match self.tx.send_timeout(command, self.overflow_wait).await {
+        let wait = if self.writer_ok.load(Ordering::Relaxed) {
+            BACKPRESSURE_LIMIT
+        } else {
+            self.overflow_wait
+        };
+        match self.tx.send_timeout(command, wait).await {
             Ok(()) => {
                 self.depth.increment(1.0);
                 self.queued.increment(1);
@@ -132,6 +156,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Command>,
     settings: RecorderSettings,
     stop: CancellationToken,
+    writer_ok: Arc<AtomicBool>,
 ) {
     let mut commands = Vec::with_capacity(settings.max_batch.min(4096));
     let mut closing = false;
@@ -168,12 +193,12 @@ async fn write_loop(
         } else if rx.recv_many(&mut commands, settings.max_batch).await == 0 {
             break;
         }
-        write_batch(store.as_ref(), std::mem::take(&mut commands)).await;
+        write_batch(store.as_ref(), std::mem::take(&mut commands), &writer_ok).await;
     }
 }
 
 /// Writes the events of one batch, then answers its flushes.
-async fn write_batch(store: &Store, commands: Vec<Command>) {
+async fn write_batch(store: &Store, commands: Vec<Command>, writer_ok: &AtomicBool) {
     let mut events = Vec::with_capacity(commands.len());
     let mut flushes = Vec::new();
     for command in commands {
@@ -190,12 +215,14 @@ async fn write_batch(store: &Store, commands: Vec<Command>) {
             let started = Instant::now();
             match store.append_redirects(&events).await {
                 Ok(()) => {
+                    writer_ok.store(true, Ordering::Relaxed);
                     metrics::histogram!("kurz_events_flush_duration_seconds")
                         .record(started.elapsed().as_secs_f64());
                     metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
                     break;
                 }
                 Err(error) => {
+                    writer_ok.store(false, Ordering::Relaxed);
                     metrics::counter!("kurz_events_write_errors_total").increment(1);
                     tracing::warn!(error = %error, events = events.len(), "event batch failed; retrying");
                     // Keep trying, also while stopping: the deadline in `close` bounds it.

@@ -47,6 +47,7 @@ async fn a_refused_event_write_is_retried_until_every_event_lands(engine: Engine
     assert!(landed, "the retried batch never landed whole");
 }
 
+/// The store refuses events: the queue fills and drops after the short wait.
 async fn a_full_queue_drops_counts_and_keeps_serving(engine: Engine) {
     let (mut settings, db) = test_settings(engine).await;
     settings.event_queue_capacity = 8;
@@ -74,6 +75,27 @@ async fn a_full_queue_drops_counts_and_keeps_serving(engine: Engine) {
     })
     .await;
     assert!(landed, "not every queued event landed: want {expected}");
+}
+
+async fn a_full_queue_with_a_working_writer_slows_redirects_and_loses_nothing(engine: Engine) {
+    let (mut settings, db) = test_settings(engine).await;
+    settings.event_queue_capacity = 8;
+    settings.event_batch_max = Some(4);
+    settings.event_overflow_wait_ms = 1;
+    let app = spawn_app_with(settings, db).await;
+    let (url_id, code) = a_link(&app).await;
+    let path = format!("/{code}");
+    let redirects = (0..200).map(|_| app.get(&path));
+    for answer in futures_util::future::join_all(redirects).await {
+        assert_eq!(answer.status, 302);
+    }
+    assert_eq!(
+        app.events.dropped(),
+        0,
+        "a writer that keeps writing loses nothing"
+    );
+    app.events.flush().await;
+    assert_eq!(redirect_count(&app, url_id).await, 200);
 }
 
 async fn a_draining_stop_fails_readiness_while_it_still_serves(engine: Engine) {
@@ -195,6 +217,7 @@ async fn a_replica_that_never_acknowledges_delays_a_write_only_up_to_the_cap(eng
 for_each_engine!(
     a_refused_event_write_is_retried_until_every_event_lands,
     a_full_queue_drops_counts_and_keeps_serving,
+    a_full_queue_with_a_working_writer_slows_redirects_and_loses_nothing,
     a_draining_stop_fails_readiness_while_it_still_serves,
     a_slow_redis_never_slows_redirects_or_writes,
     a_lost_invalidation_message_is_healed_by_resubscribing,
