@@ -98,8 +98,12 @@ struct ImportArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tune_allocator();
     let cli = Cli::parse();
+    // A server's memory should follow its load down; an import's would only
+    // be handed back and faulted in again (a third of its CPU).
+    if matches!(cli.command, None | Some(Command::Serve(_))) {
+        tune_allocator();
+    }
     let result = match cli.command {
         None => serve(cli.settings).await,
         Some(Command::Serve(settings)) => serve(settings).await,

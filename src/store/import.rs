@@ -49,30 +49,20 @@ pub struct ImportedEvent {
 
 /// Rows per PostgreSQL bulk-import transaction.
 const BULK_CHUNK: usize = 100_000;
-/// Serialises event imports: the id check and the insert must not interleave.
+/// Serialises event imports: the id check and the COPY must not interleave.
 const EVENT_IMPORT_LOCK: i64 = 0x6b75_727a_0101;
-const CREATE_EVENT_STAGING: &str = "CREATE TEMP TABLE import_events (\
-     n BIGINT, id BIGINT, url_id BIGINT, user_id BIGINT, event_type TEXT, \
-     timestamp TIMESTAMP, details JSONB) ON COMMIT DROP";
-const COPY_EVENT_STAGING: &str = "COPY import_events FROM STDIN";
-/// The first row of each id, unless that id is stored already (in any
-/// partition: the primary key also holds the timestamp).
-const INSERT_FROM_EVENT_STAGING: &str =
-    "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) \
-     SELECT DISTINCT ON (s.id) s.id, s.url_id, s.user_id, s.event_type, s.timestamp, s.details \
-     FROM import_events s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id) \
-     ORDER BY s.id, s.n RETURNING id";
+const COPY_EVENTS: &str =
+    "COPY events (id, url_id, user_id, event_type, timestamp, details) FROM STDIN";
 
-/// Imported events as COPY text for `import_events`, numbered in file order.
-fn events_copy_text(rows: &[ImportedEvent]) -> Vec<u8> {
+/// Imported events as COPY text for `COPY_EVENTS`.
+fn events_copy_text(rows: &[&ImportedEvent]) -> Vec<u8> {
     let mut copy = CopyText::with_capacity(rows.len() * 128);
     let mut details = Vec::with_capacity(256);
-    for (n, row) in rows.iter().enumerate() {
+    for row in rows {
         details.clear();
         // A JSON map always serialises.
         let _ = serde_json::to_writer(&mut details, &row.details);
-        copy.plain(n)
-            .plain(row.id.get())
+        copy.plain(row.id.get())
             .plain_opt(row.url_id)
             .plain_opt(row.user_id)
             .text(row.event_type.as_bytes())
@@ -224,8 +214,9 @@ impl Store {
     }
 
     /// Events keep their ids; an id already stored (whatever its
-    /// timestamp) leaves the stored event as it is. On PostgreSQL the rows
-    /// go in by COPY, `BULK_CHUNK` at a time.
+    /// timestamp) leaves the stored event as it is. On PostgreSQL the new
+    /// rows go in by COPY straight into the partitioned table, `BULK_CHUNK`
+    /// at a time, after one look at which of the chunk's ids are stored.
     #[tracing::instrument(name = "store.import_events", level = "debug", skip_all)]
     pub async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>> {
         let _db = stage_timer(Stage::Db);
@@ -237,22 +228,32 @@ impl Store {
                     .bind(EVENT_IMPORT_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(CREATE_EVENT_STAGING).execute(&mut *tx).await?;
-                let mut copy = tx.copy_in_raw(COPY_EVENT_STAGING).await?;
-                copy.send(events_copy_text(chunk)).await?;
-                copy.finish().await?;
-                let inserted: Vec<i64> = sqlx::query_scalar(INSERT_FROM_EVENT_STAGING)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                let mut inserted: HashSet<i64> = inserted.into_iter().collect();
-                outcomes.extend(chunk.iter().map(|row| {
-                    if inserted.remove(&row.id.get()) {
-                        ImportOutcome::Inserted
+                // The ids already stored in this chunk's id range (one range
+                // scan per partition), then the first row of each new id.
+                let low = chunk.iter().map(|r| r.id.get()).min().unwrap_or(0);
+                let high = chunk.iter().map(|r| r.id.get()).max().unwrap_or(0);
+                let present: Vec<i64> =
+                    sqlx::query_scalar("SELECT id FROM events WHERE id BETWEEN $1 AND $2")
+                        .bind(low)
+                        .bind(high)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let mut taken: HashSet<i64> = present.into_iter().collect();
+                let mut fresh = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    if taken.insert(row.id.get()) {
+                        outcomes.push(ImportOutcome::Inserted);
+                        fresh.push(row);
                     } else {
-                        ImportOutcome::AlreadyPresent
+                        outcomes.push(ImportOutcome::AlreadyPresent);
                     }
-                }));
+                }
+                if !fresh.is_empty() {
+                    let mut copy = tx.copy_in_raw(COPY_EVENTS).await?;
+                    copy.send(events_copy_text(&fresh)).await?;
+                    copy.finish().await?;
+                }
+                tx.commit().await?;
             }
             self.sync_id_sequences().await?;
             return Ok(outcomes);
