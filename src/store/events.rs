@@ -1,9 +1,11 @@
 //! The event log: append (one event from a client, or a batch of redirects
 //! from the recorder), read, list with filters.
 //!
-//! Every multi-event write goes through one statement that unpacks a JSON
-//! array (`EngineSql::INSERT_EVENT_BATCH`): the statement text never changes,
-//! so it stays prepared, and the database's own JSON reader builds the rows.
+//! Multi-event writes in a transaction (a change's events) go through one
+//! statement that unpacks a JSON array (`EngineSql::INSERT_EVENT_BATCH`):
+//! the statement text never changes, so it stays prepared. The recorder's
+//! redirect batches, the hot path, go by COPY on PostgreSQL and by the same
+//! kind of JSON statement on SQLite.
 
 use futures_util::TryStreamExt as _;
 use serde::ser::{SerializeTuple, Serializer};
@@ -16,8 +18,8 @@ use crate::domain::{format_spaced_timestamp, Event, Id, NewEvent, RedirectEvent}
 use crate::telemetry::{stage_timer, Stage};
 
 /// One row of a batch: `[url_id, user_id, event_type, timestamp, details]`
-/// (`INSERT_EVENT_BATCH`), or without the type for redirects
-/// (`INSERT_REDIRECT_BATCH`).
+/// (`INSERT_EVENT_BATCH`), or without the type for SQLite's redirect batches
+/// (`SQLITE_INSERT_REDIRECT_BATCH`).
 pub(crate) trait BatchRow {
     fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
 }
@@ -69,7 +71,16 @@ pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
     serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// The COPY that `redirects_copy_text` feeds.
+/// A redirect batch on SQLite: the rows of `batch_json` without the type
+/// (`[url_id, user_id, timestamp, details]`), unpacked by `json_each` in
+/// array order; one statement whatever the batch size, always prepared.
+const SQLITE_INSERT_REDIRECT_BATCH: &str =
+    "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'redirect', \
+            json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+     FROM json_each($1) ORDER BY key";
+
+/// The COPY that `redirects_copy_text` feeds (PostgreSQL).
 const COPY_REDIRECTS: &str =
     "COPY events (url_id, user_id, event_type, timestamp, details) FROM STDIN";
 
@@ -219,30 +230,27 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        if let Engine::Postgres(db) = &self.engine {
-            let mut tx = db.begin_write().await?;
-            if let Some(relax) = db.relax_commit() {
-                sqlx::query(relax).execute(&mut *tx).await?;
+        match &self.engine {
+            Engine::Postgres(db) => {
+                let mut tx = db.begin_write().await?;
+                if let Some(relax) = db.relax_commit() {
+                    sqlx::query(relax).execute(&mut *tx).await?;
+                }
+                let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
+                copy.send(redirects_copy_text(batch)).await?;
+                copy.finish().await?;
+                tx.commit().await?;
             }
-            let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
-            copy.send(redirects_copy_text(batch)).await?;
-            copy.finish().await?;
-            tx.commit().await?;
-            return Ok(());
+            Engine::Sqlite(db) => {
+                let mut tx = db.begin_write().await?;
+                sqlx::query(SQLITE_INSERT_REDIRECT_BATCH)
+                    .bind(batch_json(batch))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
         }
-        let payload = batch_json(batch);
-        on_engine!(self, |db| {
-            let mut tx = db.begin_write().await?;
-            if let Some(relax) = db.relax_commit() {
-                sqlx::query(relax).execute(&mut *tx).await?;
-            }
-            sqlx::query(db.insert_redirect_batch())
-                .bind(&payload)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        Ok(())
     }
 }
 
