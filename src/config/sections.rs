@@ -259,6 +259,13 @@ impl Settings {
             ),
             shared,
         };
+        let (default_batch, default_linger) = match engine {
+            "postgres" => (defaults::PG_EVENT_BATCH_MAX, defaults::PG_EVENT_LINGER_MS),
+            _ => (
+                defaults::SQLITE_EVENT_BATCH_MAX,
+                defaults::SQLITE_EVENT_LINGER_MS,
+            ),
+        };
         let events = RecorderSettings {
             queue_capacity: p.at_least_one(
                 "KURZ_EVENT_QUEUE_CAPACITY",
@@ -266,15 +273,9 @@ impl Settings {
             ) as usize,
             max_batch: p.at_least_one(
                 "KURZ_EVENT_BATCH_MAX",
-                self.event_batch_max.unwrap_or(match engine {
-                    "postgres" => defaults::PG_EVENT_BATCH_MAX,
-                    _ => defaults::SQLITE_EVENT_BATCH_MAX,
-                }) as u64,
+                self.event_batch_max.unwrap_or(default_batch) as u64,
             ) as usize,
-            linger: millis(self.event_linger_ms.unwrap_or(match engine {
-                "postgres" => defaults::PG_EVENT_LINGER_MS,
-                _ => defaults::SQLITE_EVENT_LINGER_MS,
-            })),
+            linger: millis(self.event_linger_ms.unwrap_or(default_linger)),
             overflow_wait: millis(self.event_overflow_wait_ms),
         };
         let filter = p.filter("KURZ_LOG", &self.log);

@@ -21,9 +21,6 @@ pub(crate) trait EngineSql: Database {
     /// details]` rows (see `events::batch_json`) into the event log, in
     /// array order: one statement whatever the batch size, always prepared.
     const INSERT_EVENT_BATCH: &'static str;
-    /// Run first in an event-batch transaction: redirect events may lose
-    /// their last milliseconds on a server crash (never on a clean stop).
-    const RELAX_COMMIT: Option<&'static str>;
     /// How a write transaction starts. SQLite: `BEGIN IMMEDIATE`, so it takes
     /// the write lock up front (waiting under the busy timeout) instead of
     /// failing at its first write when another process committed meanwhile
@@ -37,7 +34,6 @@ impl EngineSql for Postgres {
         "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
          SELECT (e->>0)::bigint, (e->>1)::bigint, e->>2, (e->>3)::timestamp, e->4 \
          FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(e, n) ORDER BY n";
-    const RELAX_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit = off");
     const BEGIN_WRITE: Option<&'static str> = None;
 }
 
@@ -48,8 +44,6 @@ impl EngineSql for Sqlite {
          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
                 json_extract(value, '$[3]'), json_extract(value, '$[4]') \
          FROM json_each($1) ORDER BY key";
-    // WAL with `synchronous = NORMAL` already commits without an fsync.
-    const RELAX_COMMIT: Option<&'static str> = None;
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 }
 
@@ -157,10 +151,5 @@ impl<DB: EngineSql> Db<DB> {
     /// See `EngineSql::INSERT_EVENT_BATCH`.
     pub(crate) fn insert_event_batch(&self) -> &'static str {
         DB::INSERT_EVENT_BATCH
-    }
-
-    /// See `EngineSql::RELAX_COMMIT`.
-    pub(crate) fn relax_commit(&self) -> Option<&'static str> {
-        DB::RELAX_COMMIT
     }
 }

@@ -14,6 +14,14 @@ fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
         .unwrap()
 }
 
+async fn stored_at(store: &Store, id: i64) -> NaiveDateTime {
+    store
+        .get_event(Id::new(id).unwrap())
+        .await
+        .unwrap()
+        .timestamp
+}
+
 async fn log_event(store: &Store, timestamp: NaiveDateTime) -> Id {
     let new = NewEvent {
         url_id: None,
@@ -57,10 +65,7 @@ async fn months_are_created_ahead_moved_out_of_the_default_and_dropped_by_retent
         .unwrap();
     assert_eq!(march.created, ["events_2031_04", "events_2031_05"]);
     assert_eq!(march.moved, 0);
-    assert_eq!(
-        store.get_event(far).await.unwrap().timestamp,
-        at(2031, 3, 15)
-    );
+    assert_eq!(stored_at(&store, far.get()).await, at(2031, 3, 15));
 
     // Thirty days of retention in March 2031 drop everything before it.
     let kept = store
@@ -120,14 +125,7 @@ async fn an_imported_id_is_present_whatever_its_timestamp() {
         again,
         [ImportOutcome::AlreadyPresent, ImportOutcome::Inserted]
     );
-    assert_eq!(
-        store
-            .get_event(Id::new(41).unwrap())
-            .await
-            .unwrap()
-            .timestamp,
-        at(2025, 1, 1)
-    );
+    assert_eq!(stored_at(&store, 41).await, at(2025, 1, 1));
     // The sequence moved past the imported ids.
     assert!(log_event(&store, now_utc()).await.get() > 43);
 }
@@ -166,14 +164,7 @@ async fn an_existing_event_table_becomes_a_partition_in_place() {
     let store = Store::connect(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
     // Every old row is still there under its id, the future one included.
-    assert_eq!(
-        store
-            .get_event(Id::new(5001).unwrap())
-            .await
-            .unwrap()
-            .timestamp,
-        at(2031, 3, 15)
-    );
+    assert_eq!(stored_at(&store, 5001).await, at(2031, 3, 15));
     let created = kurz::store::EventFilter {
         event_type: Some("created".into()),
         ..Default::default()
