@@ -99,6 +99,7 @@ impl App {
             events.clone(),
             config.server.auth.clone(),
         )
+        .with_salter(config.server.salter.clone())
         .with_deny_list(config.server.deny_list_file.clone())
         .context("failed to read KURZ_DENY_LIST_FILE")?;
         let reloader = config
@@ -113,6 +114,10 @@ impl App {
             metrics,
             json_body_limit: config.server.json_body_limit,
             csv_body_limit: config.server.csv_body_limit,
+            public_url: match &config.server.public_url {
+                Some(url) => url.clone(),
+                None => format!("http://{}", listener.local_addr()?),
+            },
         });
         Ok(Self {
             listener,
@@ -248,10 +253,12 @@ const PARTITION_RETRY_AFTER: std::time::Duration = std::time::Duration::from_sec
 /// One round of partition upkeep; a failure is logged (the database may
 /// still be starting) and reported as `false`.
 async fn maintain_partitions(store: &Store, retention_days: Option<u32>) -> bool {
-    match store
-        .maintain_event_partitions(crate::domain::now_utc(), retention_days)
-        .await
-    {
+    let now = crate::domain::now_utc();
+    if let Err(error) = store.forget_old_visitors(now).await {
+        tracing::warn!(%error, "pruning counted visitors failed; retrying");
+        return false;
+    }
+    match store.maintain_event_partitions(now, retention_days).await {
         Ok(done) => {
             if !done.created.is_empty() || !done.dropped.is_empty() {
                 tracing::info!(created = ?done.created, dropped = ?done.dropped, moved = done.moved, "event partitions");
@@ -265,8 +272,9 @@ async fn maintain_partitions(store: &Store, retention_days: Option<u32>) -> bool
     }
 }
 
-/// Creates next months' event partitions and drops expired ones: hourly,
-/// or every minute while rounds fail.
+/// Creates next months' event partitions and drops expired ones, and
+/// forgets the visitor hashes of past days: hourly, or every minute while
+/// rounds fail.
 async fn keep_event_partitions(
     store: Arc<Store>,
     retention_days: Option<u32>,

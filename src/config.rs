@@ -264,6 +264,22 @@ pub struct Settings {
     /// Log line format.
     #[arg(long, env = "KURZ_LOG_FORMAT", value_enum, default_value = "json")]
     pub log_format: LogFormat,
+
+    /// The address short links are published under (QR codes, the web
+    /// page), e.g. `https://kz.example`. Unset: `http://<bind address>`.
+    #[arg(long, env = "KURZ_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Secret from which each day's visitor-hash salt is derived (at least
+    /// 16 characters; every replica needs the same one for unique-visitor
+    /// counts to agree). Unset: a random one per process. Never stored.
+    #[arg(long, env = "KURZ_ANALYTICS_SECRET", hide_env_values = true)]
+    pub analytics_secret: Option<String>,
+
+    /// A MaxMind-format (GeoLite2/GeoIP2 Country) database file: redirects
+    /// then record the visitor's country. Unset: no country.
+    #[arg(long, env = "KURZ_GEOIP_DB")]
+    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -333,6 +349,9 @@ impl Settings {
             trace_filter: d::TRACE_FILTER.into(),
             log: d::LOG.into(),
             log_format: LogFormat::Json,
+            public_url: None,
+            analytics_secret: None,
+            geoip_db: None,
         }
     }
 
@@ -346,54 +365,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        settings: Settings,
-    }
-
-    #[test]
-    fn clap_and_for_database_share_their_defaults() {
-        let parsed = Cli::try_parse_from([
-            "kurz",
-            "--database-url",
-            "sqlite:x.db",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .unwrap()
-        .settings;
-        let built = Settings::for_database("sqlite:x.db");
-        assert_eq!(format!("{parsed:?}"), format!("{built:?}"));
-        assert_eq!(
-            format!("{:?}", parsed.parse().unwrap()),
-            format!("{:?}", built.parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn every_bad_value_is_named_at_once() {
-        let mut settings = Settings::for_database("mysql://nope");
-        settings.db_max_connections = 0;
-        settings.cache_ttl_secs = 0;
-        settings.redis_url = Some("http://redis".into());
-        settings.log = "kurz=[".into();
-        let problems = settings.parse().unwrap_err().0;
-        for variable in [
-            "DATABASE_URL",
-            "KURZ_DB_MAX_CONNECTIONS",
-            "KURZ_CACHE_TTL_SECS",
-            "REDIS_URL",
-            "KURZ_LOG",
-        ] {
-            assert!(
-                problems.iter().any(|p| p.contains(variable)),
-                "{variable}: {problems:?}"
-            );
-        }
-    }
-}
+mod tests;

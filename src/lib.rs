@@ -11,6 +11,11 @@
 //!   TCP_NODELAY, connection cap, head size and read deadline).
 //! - `api`: HTTP only; one module per resource, one wire struct per body,
 //!   one JSON error type, the OpenAPI document.
+//! - `web`: the web page at `/` (server-rendered HTML forms over the same
+//!   service calls as the API).
+//! - `analytics`: what a redirect's report needs from its request (browser,
+//!   OS, device, bot flag, referrer host, salted visitor hash).
+//! - `qr`: QR codes of short links (SVG, PNG).
 //! - `service`: one call per use case; a write is the store transaction,
 //!   its events and the cache invalidation, in that order. Redirects are
 //!   served in `service/redirects.rs`.
@@ -26,14 +31,17 @@
 //! Dependencies point one way: `app → api → service → {store, cache,
 //! events} → domain`, with `telemetry` usable from all of them.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod qr;
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -40,4 +40,7 @@ pub struct Shared {
     pub metrics: Option<PrometheusHandle>,
     pub json_body_limit: usize,
     pub csv_body_limit: usize,
+    /// Where short links are published, without a trailing `/`
+    /// (`KURZ_PUBLIC_URL`, else `http://<the bound address>`).
+    pub public_url: String,
 }

@@ -6,26 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDateTime;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::extract::PathId;
 use super::wire;
-use crate::domain::{format_timestamp, ApiKey, Id};
+use crate::domain::{ApiKey, Id};
 use crate::state::AppState;
-
-fn timestamp<S: Serializer>(value: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_timestamp(value))
-}
-
-fn maybe_timestamp<S: Serializer>(value: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(at) => s.collect_str(&format_timestamp(at)),
-        None => s.serialize_none(),
-    }
-}
 
 /// A key as listed: never its secret.
 #[derive(Serialize, ToSchema)]
@@ -33,10 +22,10 @@ pub struct KeyInfo {
     id: i64,
     /// The public start of the key, e.g. `kurz_Ab3dE6gH`.
     prefix: String,
-    #[serde(serialize_with = "timestamp")]
+    #[serde(serialize_with = "wire::timestamp")]
     #[schema(value_type = String, example = "2025-09-19T22:25:05")]
     created_at: NaiveDateTime,
-    #[serde(serialize_with = "maybe_timestamp")]
+    #[serde(serialize_with = "wire::optional_timestamp")]
     #[schema(value_type = Option<String>, example = "2025-09-19T22:25:05")]
     last_used_at: Option<NaiveDateTime>,
 }
@@ -59,7 +48,7 @@ pub struct NewKey {
     /// The whole key: send it as `Authorization: Bearer <key>`.
     key: String,
     prefix: String,
-    #[serde(serialize_with = "timestamp")]
+    #[serde(serialize_with = "wire::timestamp")]
     #[schema(value_type = String, example = "2025-09-19T22:25:05")]
     created_at: NaiveDateTime,
 }

@@ -96,7 +96,11 @@ fn is_redirect(request: &Request) -> bool {
         "docs",
         "",
     ];
-    (first == "urls" && path.ends_with("/redirect")) || (first != "urls" && !api.contains(&first))
+    // The web page's routes have two segments or more; `/web` alone is a code.
+    let web_page = ["l", "web", "static"].contains(&first)
+        && path.get(1..).is_some_and(|rest| rest.contains('/'));
+    (first == "urls" && path.ends_with("/redirect"))
+        || (first != "urls" && !api.contains(&first) && !web_page)
 }
 
 fn client_key(limits: &Limits, request: &Request) -> String {
@@ -162,6 +166,11 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
         }
     }
     let client = limits.client_ip(&request);
+    let mut request = request;
+    if let Some(ip) = client {
+        // For the handlers (a redirect's visitor hash), under the same rule.
+        request.extensions_mut().insert(ClientIp(ip));
+    }
     let mut response = match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut.into_response(),

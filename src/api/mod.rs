@@ -17,7 +17,9 @@ mod keys;
 mod limits;
 mod list;
 mod openapi;
+mod qr;
 mod redirect;
+mod stats;
 mod urls;
 mod users;
 mod wire;
@@ -65,6 +67,9 @@ pub fn router(state: AppState, limits: &LimitSettings) -> Router {
             "/urls/{id}",
             get(urls::get).put(urls::update).delete(urls::delete),
         )
+        .route("/urls/{id}/qr", get(qr::qr_code))
+        .route("/urls/{id}/stats", get(stats::link_stats))
+        .route("/users/{id}/stats", get(stats::user_stats))
         .route("/events", get(events::list).post(events::create))
         .route("/events/{id}", get(events::get))
         .route("/openapi.json", get(openapi::serve))
@@ -78,6 +83,7 @@ pub fn router(state: AppState, limits: &LimitSettings) -> Router {
         .route("/urls/{id}/redirect", get(redirect::follow_legacy))
         .route("/{code}", get(redirect::follow))
         .merge(protected)
+        .merge(crate::web::routes())
         // The docs page loads its own copy of the document (public, like the
         // page); `/openapi.json` itself is behind the key.
         .merge(SwaggerUi::new("/docs").url(

@@ -6,7 +6,7 @@ use utoipa::openapi::schema::{AllOf, AnyOf, Object, Schema};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, health, keys, redirect, urls, users, wire};
+use super::{events, health, keys, qr, redirect, stats, urls, users, wire};
 use crate::service::{ImportReport, RowError};
 
 #[derive(OpenApi)]
@@ -30,6 +30,9 @@ use crate::service::{ImportReport, RowError};
         urls::get,
         urls::update,
         urls::delete,
+        qr::qr_code,
+        stats::link_stats,
+        stats::user_stats,
         redirect::follow,
         redirect::follow_legacy,
         events::create,
@@ -44,6 +47,11 @@ use crate::service::{ImportReport, RowError};
         wire::ShortUrl,
         wire::Event,
         wire::ErrorBody,
+        stats::LinkReport,
+        stats::UserReport,
+        stats::Report,
+        stats::SeriesBucket,
+        stats::TopValue,
         users::CreateUserBody,
         users::UpdateUserBody,
         users::BulkUpload,

@@ -14,6 +14,7 @@ use super::wire;
 use crate::domain::{redirect_location, ShortCode};
 use crate::service::{Redirect, Visit};
 use crate::state::AppState;
+use crate::telemetry::http::ClientIp;
 
 /// Longest header value copied into an event's details.
 const MAX_HEADER_CHARS: usize = 512;
@@ -34,6 +35,7 @@ pub async fn follow(
         Visit {
             referrer: header_text(headers, &header::REFERER),
             user_agent: header_text(headers, &header::USER_AGENT),
+            client_ip: request.extensions().get::<ClientIp>().map(|c| c.0),
         }
     });
     let target = match state.service.follow(&code, visit).await? {

@@ -4,6 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,7 +14,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId};
 use super::list::{boolean, integer, json_array, parse_query, ListQuery};
 use super::wire;
-use crate::domain::{Id, NewShortUrl, ShortCode, TargetPolicy, TargetUrl, Title, UrlPatch};
+use crate::domain::{
+    parse_expiry, Id, MaxRedirects, NewShortUrl, ShortCode, TargetPolicy, TargetUrl, Title,
+    UrlPatch,
+};
 use crate::state::AppState;
 use crate::store::UrlFilter;
 
@@ -41,6 +45,16 @@ pub struct CreateUrlBody {
     #[schema(value_type = Option<String>, min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_-]{3,32}$")]
     #[serde(default)]
     short_code: Field<String>,
+    /// From this moment (UTC, `YYYY-MM-DDTHH:MM:SS`) redirects answer 410;
+    /// null: never.
+    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?$", example = "2030-01-31T23:59:59")]
+    #[serde(default)]
+    expires_at: Field<String>,
+    /// After this many redirects they answer 410 (exact across replicas);
+    /// null: no limit.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    max_redirects: Field<i64>,
 }
 
 impl CreateUrlBody {
@@ -53,6 +67,7 @@ impl CreateUrlBody {
         let title = title.and_then(|t| p.check(Title::parse(&t)));
         let alias = p.nullable("short_code", self.short_code).flatten();
         let alias = alias.and_then(|a| p.check(ShortCode::parse_alias(&a)));
+        let (expires_at, max_redirects) = expiry(&mut p, self.expires_at, self.max_redirects);
         p.finish()?;
         let (Some(user_id), Some(target)) = (user_id, target) else {
             return Err(ApiError::bad_request(
@@ -68,6 +83,8 @@ impl CreateUrlBody {
             target,
             title,
             alias,
+            expires_at: expires_at.flatten(),
+            max_redirects: max_redirects.flatten(),
         })
     }
 }
@@ -88,34 +105,72 @@ pub struct UpdateUrlBody {
         pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@/?#\u0000-\u001F\u007F-\u009F]+([/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$")]
     #[serde(default)]
     original_url: Field<String>,
+    /// From this moment (UTC, `YYYY-MM-DDTHH:MM:SS`) redirects answer 410;
+    /// null: never.
+    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?$", example = "2030-01-31T23:59:59")]
+    #[serde(default)]
+    expires_at: Field<String>,
+    /// After this many redirects they answer 410 (exact across replicas);
+    /// null: no limit.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[serde(default)]
+    max_redirects: Field<i64>,
 }
 
 impl UpdateUrlBody {
     /// The fields of which an update names at least one.
-    pub const FIELDS: &'static [&'static str] = &["title", "is_active", "original_url"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "title",
+        "is_active",
+        "original_url",
+        "expires_at",
+        "max_redirects",
+    ];
 
     fn into_patch(self, policy: TargetPolicy) -> Result<UrlPatch, ApiError> {
         let named = self.title.is_present()
             || self.is_active.is_present()
-            || self.original_url.is_present();
+            || self.original_url.is_present()
+            || self.expires_at.is_present()
+            || self.max_redirects.is_present();
         let mut p = Problems::default();
         let title = p.nullable("title", self.title);
         let title = title.and_then(|t| p.check(t.map(|t| Title::parse(&t)).transpose()));
         let is_active = p.optional("is_active", self.is_active);
         let target = p.optional("original_url", self.original_url);
         let target = target.and_then(|t| p.check(TargetUrl::parse(&t, policy)));
+        let (expires_at, max_redirects) = expiry(&mut p, self.expires_at, self.max_redirects);
         p.finish()?;
         if !named {
             return Err(ApiError::bad_request(
-                "nothing to update: send title, is_active and/or original_url",
+                "nothing to update: send title, is_active, original_url, expires_at and/or max_redirects",
             ));
         }
         Ok(UrlPatch {
             title,
             is_active,
             target,
+            expires_at,
+            max_redirects,
         })
     }
+}
+
+/// The expiry fields of both bodies: absent `None`, null `Some(None)`.
+fn expiry(
+    p: &mut Problems,
+    expires_at: Field<String>,
+    max_redirects: Field<i64>,
+) -> (Option<Option<NaiveDateTime>>, Option<Option<MaxRedirects>>) {
+    let expires_at = match p.nullable("expires_at", expires_at) {
+        Some(Some(raw)) => p.check(parse_expiry(&raw)).map(Some),
+        cleared_or_absent => cleared_or_absent.map(|_| None),
+    };
+    let max_redirects = match p.nullable("max_redirects", max_redirects) {
+        Some(Some(raw)) => p.check(MaxRedirects::parse(raw)).map(Some),
+        cleared_or_absent => cleared_or_absent.map(|_| None),
+    };
+    (expires_at, max_redirects)
 }
 
 /// Filters of `GET /urls`.

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::domain::{self, format_timestamp};
 
-fn timestamp<S: Serializer>(value: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+pub fn timestamp<S: Serializer>(value: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
     let formatted = format_timestamp(value);
     match formatted.ascii() {
         // A plain string: no trip through the formatting machinery.
@@ -18,6 +18,16 @@ fn timestamp<S: Serializer>(value: &NaiveDateTime, s: S) -> Result<S::Ok, S::Err
             Err(_) => s.collect_str(&formatted),
         },
         None => s.collect_str(&formatted),
+    }
+}
+
+pub fn optional_timestamp<S: Serializer>(
+    value: &Option<NaiveDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => timestamp(value, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -59,6 +69,13 @@ pub struct ShortUrl {
     #[serde(serialize_with = "timestamp")]
     #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2025-09-19T22:25:05")]
     pub updated_at: NaiveDateTime,
+    /// From this moment (UTC) redirects answer 410; null: never.
+    #[serde(serialize_with = "optional_timestamp")]
+    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-01-31T23:59:59")]
+    pub expires_at: Option<NaiveDateTime>,
+    /// After this many redirects they answer 410; null: no limit.
+    #[schema(minimum = 1)]
+    pub max_redirects: Option<i64>,
 }
 
 impl From<domain::ShortUrl> for ShortUrl {
@@ -72,6 +89,8 @@ impl From<domain::ShortUrl> for ShortUrl {
             is_active: url.is_active,
             created_at: url.created_at,
             updated_at: url.updated_at,
+            expires_at: url.expires_at,
+            max_redirects: url.max_redirects,
         }
     }
 }

@@ -102,6 +102,8 @@ mod tests {
             user_id: 1,
             original_url: target.into(),
             is_active: true,
+            expires_at: None,
+            max_redirects: None,
         }
     }
 

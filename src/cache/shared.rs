@@ -209,10 +209,20 @@ impl SharedCache {
     }
 }
 
-/// `url_id|user_id|active|target`: the target goes last, so it may hold `|`.
+/// `2|url_id|user_id|active|expires_at|max_redirects|target` (empty for
+/// none; the target goes last, so it may hold `|`). The leading version
+/// makes an entry written by an older release a miss, not a misreading.
 fn encode(link: &Link) -> String {
+    let expires = link
+        .expires_at
+        .map(|at| at.and_utc().timestamp().to_string())
+        .unwrap_or_default();
+    let max = link
+        .max_redirects
+        .map(|m| m.to_string())
+        .unwrap_or_default();
     format!(
-        "{}|{}|{}|{}",
+        "2|{}|{}|{}|{expires}|{max}|{}",
         link.url_id,
         link.user_id,
         u8::from(link.is_active),
@@ -221,16 +231,26 @@ fn encode(link: &Link) -> String {
 }
 
 fn decode(raw: &str) -> Option<Link> {
-    let mut parts = raw.splitn(4, '|');
+    let mut parts = raw.strip_prefix("2|")?.splitn(6, '|');
     let url_id = parts.next()?.parse().ok()?;
     let user_id = parts.next()?.parse().ok()?;
     let is_active = parts.next()? == "1";
+    let expires_at = match parts.next()? {
+        "" => None,
+        secs => Some(chrono::DateTime::from_timestamp(secs.parse().ok()?, 0)?.naive_utc()),
+    };
+    let max_redirects = match parts.next()? {
+        "" => None,
+        max => Some(max.parse().ok()?),
+    };
     let original_url = parts.next()?.to_owned();
     Some(Link {
         url_id,
         user_id,
         original_url,
         is_active,
+        expires_at,
+        max_redirects,
     })
 }
 
@@ -258,9 +278,19 @@ mod tests {
             user_id: 9,
             original_url: "https://e.com/a|b?c=|".into(),
             is_active: false,
+            expires_at: crate::domain::parse_timestamp("2030-01-31T23:59:59"),
+            max_redirects: Some(100),
         };
-        assert_eq!(decode(&encode(&link)), Some(link));
+        assert_eq!(decode(&encode(&link)), Some(link.clone()));
+        let plain = Link {
+            expires_at: None,
+            max_redirects: None,
+            ..link
+        };
+        assert_eq!(decode(&encode(&plain)), Some(plain));
         assert_eq!(decode("garbage"), None);
+        // An entry in the format before expiry: a miss.
+        assert_eq!(decode("7|9|1|https://e.com/"), None);
     }
 
     #[test]

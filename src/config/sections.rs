@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{defaults, AuthArg, LogFormat, Settings};
+use crate::analytics::Salter;
 use crate::api::LimitSettings;
 use crate::cache::{CacheSettings, SharedSettings};
 use crate::domain::TargetPolicy;
@@ -37,6 +38,10 @@ pub struct ServerConfig {
     /// How long readiness fails before the listener closes.
     pub shutdown_drain: Duration,
     pub metrics: bool,
+    /// `KURZ_PUBLIC_URL` without its trailing `/`; `None`: the bound address.
+    pub public_url: Option<String>,
+    /// Salts visitor hashes (`KURZ_ANALYTICS_SECRET`, else random).
+    pub salter: std::sync::Arc<Salter>,
 }
 
 #[derive(Clone)]
@@ -97,8 +102,8 @@ impl Problems {
     }
 }
 
-/// Shortest admin key accepted.
-const MIN_ADMIN_KEY_CHARS: usize = 16;
+/// Shortest admin key or analytics secret accepted.
+const MIN_SECRET_CHARS: usize = 16;
 
 impl Settings {
     /// `KURZ_AUTH` and the admin key; protected mode refuses an open API on
@@ -128,9 +133,9 @@ impl Settings {
             .or(self.admin_key.as_deref())
             .map(str::trim)
             .filter(|k| !k.is_empty());
-        if admin_key.is_some_and(|k| k.chars().count() < MIN_ADMIN_KEY_CHARS) {
+        if admin_key.is_some_and(|k| k.chars().count() < MIN_SECRET_CHARS) {
             p.0.push(format!(
-                "the admin key must be at least {MIN_ADMIN_KEY_CHARS} characters"
+                "the admin key must be at least {MIN_SECRET_CHARS} characters"
             ));
         }
         match auth {
@@ -178,6 +183,40 @@ fn millis(ms: u64) -> Duration {
 }
 
 impl Settings {
+    /// `KURZ_PUBLIC_URL`: an http(s) URL with a host, no query or fragment.
+    fn public_url(&self, p: &mut Problems) -> Option<String> {
+        let raw = self
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())?;
+        let usable = url::Url::parse(raw).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.query().is_none()
+                && u.fragment().is_none()
+        });
+        if !usable {
+            p.0.push("KURZ_PUBLIC_URL must be an http(s) URL like https://kz.example".into());
+        }
+        Some(raw.trim_end_matches('/').to_owned())
+    }
+
+    /// `KURZ_ANALYTICS_SECRET`, at least 16 characters; unset: random.
+    fn salter(&self, p: &mut Problems) -> Salter {
+        match self.analytics_secret.as_deref().map(str::trim) {
+            None | Some("") => Salter::random(),
+            Some(secret) => {
+                if secret.chars().count() < MIN_SECRET_CHARS {
+                    p.0.push(format!(
+                        "KURZ_ANALYTICS_SECRET must be at least {MIN_SECRET_CHARS} characters"
+                    ));
+                }
+                Salter::new(secret.as_bytes().to_vec())
+            }
+        }
+    }
+
     /// Checks every value at once and builds the typed sections.
     pub fn parse(&self) -> Result<Config, ConfigError> {
         let mut p = Problems::default();
@@ -227,6 +266,8 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             shutdown_drain: millis(self.shutdown_drain_ms),
             metrics: self.metrics,
+            public_url: self.public_url(&mut p),
+            salter: std::sync::Arc::new(self.salter(&mut p)),
         };
         let redis = self
             .redis_url

@@ -4,7 +4,10 @@
 use chrono::NaiveDateTime;
 use serde_json::{json, Map, Value};
 
-use super::{Email, EventType, Id, ShortCode, ShortUrl, TargetUrl, Title, User, Username};
+use super::{
+    format_timestamp, Email, EventType, Id, MaxRedirects, ShortCode, ShortUrl, TargetUrl, Title,
+    User, Username,
+};
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -71,14 +74,18 @@ pub struct NewShortUrl {
     pub title: Option<Title>,
     /// A custom alias; a random code is generated when absent.
     pub alias: Option<ShortCode>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub max_redirects: Option<MaxRedirects>,
 }
 
-/// A partial update; for `title`, `Some(None)` clears it.
+/// A partial update; for the nullable fields, `Some(None)` clears them.
 #[derive(Debug, Clone, Default)]
 pub struct UrlPatch {
     pub title: Option<Option<Title>>,
     pub is_active: Option<bool>,
     pub target: Option<TargetUrl>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    pub max_redirects: Option<Option<MaxRedirects>>,
 }
 
 /// The fields an effective link update writes, and one `updated` event
@@ -88,6 +95,8 @@ pub struct UrlUpdate {
     pub title: Option<String>,
     pub is_active: bool,
     pub original_url: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub max_redirects: Option<i64>,
     pub changes: Vec<Map<String, Value>>,
 }
 
@@ -98,6 +107,8 @@ impl UrlPatch {
             title: current.title.clone(),
             is_active: current.is_active,
             original_url: current.original_url.clone(),
+            expires_at: current.expires_at,
+            max_redirects: current.max_redirects,
             changes: Vec::new(),
         };
         if let Some(title) = &self.title {
@@ -117,6 +128,16 @@ impl UrlPatch {
                     .push(field_change("original_url", json!(target.as_str())));
                 next.original_url = target.as_str().to_owned();
             }
+        }
+        if let Some(expires_at) = self.expires_at.filter(|e| *e != current.expires_at) {
+            let sent = expires_at.map(|at| format_timestamp(&at).to_string());
+            next.changes.push(field_change("expires_at", json!(sent)));
+            next.expires_at = expires_at;
+        }
+        let max_redirects = self.max_redirects.map(|m| m.map(MaxRedirects::get));
+        if let Some(max) = max_redirects.filter(|m| *m != current.max_redirects) {
+            next.changes.push(field_change("max_redirects", json!(max)));
+            next.max_redirects = max;
         }
         (!next.changes.is_empty()).then_some(next)
     }
@@ -204,6 +225,8 @@ mod tests {
             is_active: true,
             created_at: now_utc(),
             updated_at: now_utc(),
+            expires_at: None,
+            max_redirects: Some(5),
         }
     }
 
@@ -217,6 +240,7 @@ mod tests {
             title: Some(Some(Title::parse("Old").unwrap())),
             is_active: Some(false),
             target: Some(target("https://example.org/x")),
+            ..UrlPatch::default()
         };
         let update = patch.apply(&link()).unwrap();
         assert_eq!(update.title.as_deref(), Some("Old"));
@@ -242,6 +266,29 @@ mod tests {
         let update = clear.apply(&link()).unwrap();
         assert_eq!(update.title, None);
         assert_eq!(update.changes[0]["new_value"], Value::Null);
+    }
+
+    #[test]
+    fn expiry_changes_are_logged_in_the_wire_format_and_null_lifts_them() {
+        let at = crate::domain::parse_expiry("2030-01-31T23:59:59").unwrap();
+        let patch = UrlPatch {
+            expires_at: Some(Some(at)),
+            max_redirects: Some(None),
+            ..UrlPatch::default()
+        };
+        let update = patch.apply(&link()).unwrap();
+        assert_eq!(update.expires_at, Some(at));
+        assert_eq!(update.max_redirects, None);
+        assert_eq!(update.changes[0]["new_value"], json!("2030-01-31T23:59:59"));
+        assert_eq!(
+            update.changes[1],
+            field_change("max_redirects", Value::Null)
+        );
+        let same = UrlPatch {
+            max_redirects: Some(Some(MaxRedirects::parse(5).unwrap())),
+            ..UrlPatch::default()
+        };
+        assert_eq!(same.apply(&link()), None);
     }
 
     #[test]

@@ -6,22 +6,26 @@
 //! construction. The rules that decide what a partial update changes, and
 //! which events the service writes for it, live in `inputs` as pure code.
 
+mod agent;
 mod api_key;
 mod deny_list;
 mod details;
 mod email;
 mod error;
 mod event_type;
+mod expiry;
 mod id;
 mod inputs;
 mod records;
 mod redirect_event;
 mod short_code;
+mod stats;
 mod target_url;
 mod time;
 mod title;
 mod username;
 
+pub use agent::{Agent, Device, Visitor};
 pub use api_key::{
     token_hash, token_matches, token_prefix, tokens_equal, ApiKey, Caller, KeyCredential, NewToken,
 };
@@ -30,6 +34,7 @@ pub use details::parse_details;
 pub use email::Email;
 pub use error::DomainError;
 pub use event_type::EventType;
+pub use expiry::{is_expired, parse_expiry, MaxRedirects};
 pub use id::Id;
 pub use inputs::{
     DeleteReason, NewEvent, NewShortUrl, NewUser, UrlPatch, UrlUpdate, UserPatch, UserUpdate,
@@ -37,6 +42,7 @@ pub use inputs::{
 pub use records::{Event, Link, ShortUrl, User};
 pub use redirect_event::{RedirectDetails, RedirectEvent};
 pub use short_code::{CodeSource, ShortCode, RESERVED_WORDS};
+pub use stats::{Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};
 pub use time::{format_spaced_timestamp, format_timestamp, now_utc, parse_timestamp, Timestamp};
 pub use title::Title;

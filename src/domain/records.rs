@@ -27,6 +27,10 @@ pub struct ShortUrl {
     pub is_active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// From this moment on the link answers 410.
+    pub expires_at: Option<NaiveDateTime>,
+    /// After this many redirects the link answers 410.
+    pub max_redirects: Option<i64>,
 }
 
 /// An entry of the event log. Its `url_id`/`user_id` are kept as written:
@@ -50,4 +54,8 @@ pub struct Link {
     pub user_id: i64,
     pub original_url: String,
     pub is_active: bool,
+    pub expires_at: Option<NaiveDateTime>,
+    /// A budget that only the store can count exactly (every replica
+    /// spends from it), so such a link's redirects ask the store.
+    pub max_redirects: Option<i64>,
 }

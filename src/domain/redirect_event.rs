@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
+use super::Visitor;
+
 /// Kept small on purpose: thousands may queue at once, and its JSON
 /// `details` are only built by the writer.
 #[derive(Debug, Clone)]
@@ -13,6 +15,8 @@ pub struct RedirectEvent {
     pub short_code: Box<str>,
     pub referrer: Option<Box<str>>,
     pub user_agent: Option<Box<str>>,
+    /// What the reports group by (kept beside `details`, not in it).
+    pub visitor: Visitor,
 }
 
 /// The `details` object of a redirect event, as stored.

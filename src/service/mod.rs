@@ -14,11 +14,13 @@ mod events;
 pub mod import;
 mod keys;
 mod redirects;
+mod stats;
 mod urls;
 mod users;
 
 use std::sync::Arc;
 
+use crate::analytics::{Analytics, Salter};
 use crate::cache::Links;
 use crate::events::EventSink;
 use crate::store::{Store, StoreError};
@@ -55,6 +57,7 @@ pub struct Service {
     events: EventSink,
     auth: Arc<auth::Authenticator>,
     deny: Arc<deny::DenyListFile>,
+    analytics: Arc<Analytics>,
 }
 
 impl Service {
@@ -65,7 +68,14 @@ impl Service {
             events,
             auth: Arc::new(auth::Authenticator::new(auth)),
             deny: Arc::default(),
+            analytics: Arc::new(Analytics::new(Arc::new(Salter::random()))),
         }
+    }
+
+    /// Salts visitor hashes with `salter` (the configured secret).
+    pub fn with_salter(mut self, salter: Arc<Salter>) -> Self {
+        self.analytics = Arc::new(Analytics::new(salter));
+        self
     }
 
     /// Refuses targets on the domains listed in `path` (reloaded by

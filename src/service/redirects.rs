@@ -3,7 +3,7 @@
 //! the `redirect` event. Nothing here waits on a database write.
 
 use super::{Service, ServiceResult};
-use crate::domain::{now_utc, RedirectEvent, ShortCode};
+use crate::domain::{is_expired, now_utc, RedirectEvent, ShortCode};
 
 /// Who followed a link, as far as the event log keeps it. `None` for a HEAD
 /// request, which records nothing.
@@ -11,6 +11,9 @@ use crate::domain::{now_utc, RedirectEvent, ShortCode};
 pub struct Visit {
     pub referrer: Option<Box<str>>,
     pub user_agent: Option<Box<str>>,
+    /// The client's address (behind a trusted proxy, the forwarded one):
+    /// only hashed, never kept.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// What a short link answers.
@@ -18,7 +21,7 @@ pub struct Visit {
 pub enum Redirect {
     /// Active: the stored target (the caller appends the request's query).
     Found(String),
-    /// Deactivated: 410.
+    /// Deactivated, expired, or its redirect budget spent: 410.
     Gone,
     /// Never existed, or deleted: 404.
     Unknown,
@@ -26,22 +29,41 @@ pub enum Redirect {
 
 impl Service {
     /// Resolves `code`; for an active link with a `visit`, queues its event.
+    /// A link with a redirect budget spends from it in the store first (a
+    /// HEAD only asks whether any is left), so the budget holds exactly
+    /// across replicas; other links never wait on the store.
     pub async fn follow(&self, code: &ShortCode, visit: Option<Visit>) -> ServiceResult<Redirect> {
         let Some(link) = self.links.resolve(code).await? else {
             return Ok(Redirect::Unknown);
         };
-        if !link.is_active {
+        let now = now_utc();
+        if !link.is_active || is_expired(link.expires_at, now) {
+            return Ok(Redirect::Gone);
+        }
+        if link.max_redirects.is_some()
+            && !self
+                .store
+                .take_redirect(link.url_id, visit.is_some())
+                .await?
+        {
             return Ok(Redirect::Gone);
         }
         if let Some(visit) = visit {
+            let visitor = self.analytics.observe(
+                now,
+                visit.client_ip,
+                visit.referrer.as_deref(),
+                visit.user_agent.as_deref(),
+            );
             self.events
                 .record(RedirectEvent {
                     url_id: link.url_id,
                     user_id: link.user_id,
-                    timestamp: now_utc(),
+                    timestamp: now,
                     short_code: code.as_str().into(),
                     referrer: visit.referrer,
                     user_agent: visit.user_agent,
+                    visitor,
                 })
                 .await;
         }

@@ -57,6 +57,14 @@ impl CopyText {
         self
     }
 
+    /// Text, or `\N` for none.
+    pub(crate) fn text_opt(&mut self, value: Option<&[u8]>) -> &mut Self {
+        match value {
+            Some(v) => self.text(v),
+            None => self.null(),
+        }
+    }
+
     /// Ends the current row.
     pub(crate) fn end_row(&mut self) {
         self.buf.push(b'\n');

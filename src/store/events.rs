@@ -12,6 +12,7 @@ use serde::ser::{SerializeTuple, Serializer};
 use serde::Serialize;
 
 use super::copy_text::CopyText;
+use super::rollups::{self, Rollup};
 use super::rows::{EventRow, EVENT_COLUMNS};
 use super::{on_engine, Engine, EventFilter, Page, RowStream, Store, StoreError, StoreResult};
 use crate::domain::{format_spaced_timestamp, Event, Id, NewEvent, RedirectEvent};
@@ -47,11 +48,18 @@ impl BatchRow for NewEvent {
 
 impl BatchRow for RedirectEvent {
     fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(4)?;
+        let visitor = &self.visitor;
+        let mut t = s.serialize_tuple(10)?;
         t.serialize_element(&self.url_id)?;
         t.serialize_element(&self.user_id)?;
         t.serialize_element(&Stamp(&self.timestamp))?;
         t.serialize_element(&self.details())?;
+        t.serialize_element(&visitor.id)?;
+        t.serialize_element(&visitor.referrer_host)?;
+        t.serialize_element(&*visitor.agent.browser)?;
+        t.serialize_element(&*visitor.agent.os)?;
+        t.serialize_element(visitor.agent.device.as_str())?;
+        t.serialize_element(&visitor.agent.bot)?;
         t.end()
     }
 }
@@ -72,12 +80,13 @@ pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
 }
 
 /// A redirect batch on SQLite: the rows of `batch_json` without the type
-/// (`[url_id, user_id, timestamp, details]`), unpacked by `json_each` in
+/// (`[url_id, user_id, timestamp, details, visitor, referrer_host,
+/// browser, os, device, bot]`), unpacked by `json_each` in
 /// array order; one statement whatever the batch size, always prepared.
-const SQLITE_INSERT_REDIRECT_BATCH: &str =
-    "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'redirect', \
-            json_extract(value, '$[2]'), json_extract(value, '$[3]') \
+const SQLITE_INSERT_REDIRECT_BATCH: &str = "INSERT INTO events (url_id, user_id, event_type, \
+     timestamp, details, visitor, referrer_host, browser, os, device, bot) \
+     SELECT value ->> 0, value ->> 1, 'redirect', value ->> 2, value -> 3, value ->> 4, \
+            value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
      FROM json_each($1) ORDER BY key";
 
 /// Run first in a PostgreSQL redirect batch: those events may lose their
@@ -86,8 +95,8 @@ const SQLITE_INSERT_REDIRECT_BATCH: &str =
 const PG_RELAX_COMMIT: &str = "SET LOCAL synchronous_commit = off";
 
 /// The COPY that `redirects_copy_text` feeds (PostgreSQL).
-const COPY_REDIRECTS: &str =
-    "COPY events (url_id, user_id, event_type, timestamp, details) FROM STDIN";
+const COPY_REDIRECTS: &str = "COPY events (url_id, user_id, event_type, timestamp, details, \
+     visitor, referrer_host, browser, os, device, bot) FROM STDIN";
 
 /// A redirect batch as COPY text: PostgreSQL routes each row to its month's
 /// partition and reads `details` straight into JSONB, with no JSON array of
@@ -107,7 +116,14 @@ pub(crate) fn redirects_copy_text(batch: &[RedirectEvent]) -> Vec<u8> {
             Some(ascii) => copy.text(&ascii),
             None => copy.plain(stamp),
         };
-        copy.text(&details);
+        let visitor = &event.visitor;
+        copy.text(&details)
+            .plain(visitor.id)
+            .text_opt(visitor.referrer_host.as_deref().map(str::as_bytes))
+            .text(visitor.agent.browser.as_bytes())
+            .text(visitor.agent.os.as_bytes())
+            .text(visitor.agent.device.as_str().as_bytes())
+            .text(if visitor.agent.bot { b"t" } else { b"f" });
         copy.end_row();
     }
     copy.into_bytes()
@@ -227,8 +243,8 @@ impl Store {
         })
     }
 
-    /// Appends a batch of redirect events: one statement, one commit (a
-    /// COPY on PostgreSQL, the JSON-array insert on SQLite).
+    /// Appends a batch of redirect events (a COPY on PostgreSQL, the
+    /// JSON-array insert on SQLite) and merges their roll-ups, in one commit.
     #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
     pub async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
         let _db = stage_timer(Stage::Db);
@@ -242,6 +258,7 @@ impl Store {
                 let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
                 copy.send(redirects_copy_text(batch)).await?;
                 copy.finish().await?;
+                rollups::merge_pg(&mut tx, &Rollup::of(batch)).await?;
                 tx.commit().await?;
             }
             Engine::Sqlite(db) => {
@@ -250,6 +267,7 @@ impl Store {
                     .bind(batch_json(batch))
                     .execute(&mut *tx)
                     .await?;
+                rollups::merge_sqlite(&mut tx, &Rollup::of(batch)).await?;
                 tx.commit().await?;
             }
         }
@@ -263,7 +281,7 @@ mod tests {
     use chrono::NaiveDate;
 
     #[test]
-    fn a_redirect_batch_is_one_json_array_of_four_element_rows() {
+    fn a_redirect_batch_is_one_json_array_of_ten_element_rows() {
         let at = NaiveDate::from_ymd_opt(2025, 9, 19)
             .and_then(|d| d.and_hms_opt(22, 25, 5))
             .unwrap();
@@ -274,10 +292,20 @@ mod tests {
             short_code: "abc".into(),
             referrer: None,
             user_agent: Some("curl/8".into()),
+            visitor: crate::domain::Visitor {
+                id: 99,
+                referrer_host: Some("t.co".into()),
+                agent: std::sync::Arc::new(crate::domain::Agent {
+                    browser: "Other".into(),
+                    os: "Linux".into(),
+                    device: crate::domain::Device::Other,
+                    bot: false,
+                }),
+            },
         };
         assert_eq!(
             batch_json(&[event]),
-            r#"[[7,2,"2025-09-19 22:25:05",{"short_code":"abc","user_agent":"curl/8"}]]"#
+            r#"[[7,2,"2025-09-19 22:25:05",{"short_code":"abc","user_agent":"curl/8"},99,"t.co","Other","Linux","other",false]]"#
         );
     }
 }

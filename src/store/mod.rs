@@ -19,7 +19,9 @@ mod import;
 mod keys;
 mod partitions;
 mod query;
+mod rollups;
 mod rows;
+mod stats;
 mod urls;
 mod users;
 

@@ -9,9 +9,11 @@ use crate::domain::{Event, Id, Link, ShortUrl, User};
 
 pub(crate) const USER_COLUMNS: &str = "id, username, email, created_at";
 pub(crate) const URL_COLUMNS: &str =
-    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at";
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+     expires_at, max_redirects";
 pub(crate) const EVENT_COLUMNS: &str = "id, url_id, user_id, event_type, timestamp, details";
-pub(crate) const LINK_COLUMNS: &str = "id AS url_id, user_id, original_url, is_active";
+pub(crate) const LINK_COLUMNS: &str =
+    "id AS url_id, user_id, original_url, is_active, expires_at, max_redirects";
 
 /// A stored id; ids are assigned by the database or checked on import, so a
 /// non-positive one means the data was changed behind kurz's back.
@@ -52,6 +54,8 @@ pub(crate) struct UrlRow {
     is_active: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    max_redirects: Option<i64>,
 }
 
 impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for UrlRow
@@ -72,6 +76,8 @@ where
             is_active: row.try_get_unchecked(5)?,
             created_at: row.try_get_unchecked(6)?,
             updated_at: row.try_get_unchecked(7)?,
+            expires_at: row.try_get_unchecked(8)?,
+            max_redirects: row.try_get_unchecked(9)?,
         })
     }
 }
@@ -87,6 +93,8 @@ impl UrlRow {
             is_active: self.is_active,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            max_redirects: self.max_redirects,
         })
     }
 }
@@ -124,6 +132,8 @@ pub(crate) struct LinkRow {
     user_id: i64,
     original_url: String,
     is_active: bool,
+    expires_at: Option<NaiveDateTime>,
+    max_redirects: Option<i64>,
 }
 
 impl From<LinkRow> for Link {
@@ -133,6 +143,8 @@ impl From<LinkRow> for Link {
             user_id: row.user_id,
             original_url: row.original_url,
             is_active: row.is_active,
+            expires_at: row.expires_at,
+            max_redirects: row.max_redirects,
         }
     }
 }

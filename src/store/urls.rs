@@ -7,7 +7,8 @@ use super::events::batch_json;
 use super::rows::{LinkRow, UrlRow, LINK_COLUMNS, URL_COLUMNS};
 use super::{on_engine, ConflictField, Page, RowStream, Store, StoreError, StoreResult, UrlFilter};
 use crate::domain::{
-    now_utc, DeleteReason, Id, Link, NewEvent, NewShortUrl, ShortCode, ShortUrl, UrlPatch,
+    now_utc, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl, ShortCode, ShortUrl,
+    UrlPatch,
 };
 use crate::telemetry::{stage_timer, Stage};
 
@@ -34,8 +35,9 @@ impl Store {
     pub async fn create_url(&self, new: &NewShortUrl) -> StoreResult<ShortUrl> {
         let _db = stage_timer(Stage::Db);
         let insert = format!(
-            "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING {URL_COLUMNS}"
+            "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+             expires_at, max_redirects) \
+             VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6, $7) RETURNING {URL_COLUMNS}"
         );
         on_engine!(self, |db| {
             let mut tx = db.begin_write().await?;
@@ -73,6 +75,8 @@ impl Store {
                 .bind(new.target.as_str())
                 .bind(new.title.as_ref().map(|t| t.as_str()))
                 .bind(now_utc())
+                .bind(new.expires_at)
+                .bind(new.max_redirects.map(MaxRedirects::get))
                 .fetch_one(&mut *tx)
                 .await?
                 .into_url()?;
@@ -135,8 +139,8 @@ impl Store {
     pub async fn update_url(&self, id: Id, patch: &UrlPatch) -> StoreResult<UrlChange> {
         let _db = stage_timer(Stage::Db);
         let update_sql = format!(
-            "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 \
-             WHERE id = $5 RETURNING {URL_COLUMNS}"
+            "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4, \
+             expires_at = $5, max_redirects = $6 WHERE id = $7 RETURNING {URL_COLUMNS}"
         );
         on_engine!(self, |db| {
             let mut tx = db.begin_write().await?;
@@ -159,6 +163,8 @@ impl Store {
                 .bind(update.is_active)
                 .bind(&update.original_url)
                 .bind(now_utc())
+                .bind(update.expires_at)
+                .bind(update.max_redirects)
                 .bind(id.get())
                 .fetch_one(&mut *tx)
                 .await?
@@ -208,4 +214,35 @@ impl Store {
         });
         Ok(row.map(Link::from))
     }
+
+    /// Spends one redirect of a link's budget: true when one was left. One
+    /// conditional update, so concurrent redirects on every replica can
+    /// never spend more than the budget. With `spend` false (a HEAD), only
+    /// says whether one is left.
+    #[tracing::instrument(name = "store.take_redirect", level = "debug", skip_all)]
+    pub async fn take_redirect(&self, url_id: i64, spend: bool) -> StoreResult<bool> {
+        let _db = stage_timer(Stage::Db);
+        let left = on_engine!(self, |db| {
+            if spend {
+                sqlx::query_scalar::<_, i64>(SPEND_REDIRECT)
+                    .bind(url_id)
+                    .fetch_optional(&mut *db.acquire_write().await?)
+                    .await?
+            } else {
+                sqlx::query_scalar::<_, i64>(REDIRECT_LEFT)
+                    .bind(url_id)
+                    .fetch_optional(&mut *db.acquire_read().await?)
+                    .await?
+            }
+        });
+        Ok(left.is_some())
+    }
 }
+
+/// See `Store::take_redirect`. A link without a budget has none to spend
+/// (the caller asks only for links with one).
+const SPEND_REDIRECT: &str = "UPDATE urls SET redirect_count = redirect_count + 1 \
+     WHERE id = $1 AND redirect_count < max_redirects RETURNING redirect_count";
+
+const REDIRECT_LEFT: &str =
+    "SELECT redirect_count FROM urls WHERE id = $1 AND redirect_count < max_redirects";

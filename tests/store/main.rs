@@ -11,14 +11,16 @@ use kurz::domain::{
 };
 use kurz::store::{ConflictField, EventFilter, Page, Store, StoreError, UrlFilter};
 use kurz_testkit::{for_each_engine, random_suffix, scripted_codes, test_store, Engine};
+use stats::reports_equal_a_scan_of_the_event_log;
 
 mod partitions;
+mod stats;
 
 fn id(raw: i64) -> Id {
     Id::new(raw).unwrap()
 }
 
-async fn user(store: &Store) -> Id {
+pub(crate) async fn user(store: &Store) -> Id {
     let tag = random_suffix();
     let new = NewUser {
         id: None,
@@ -29,12 +31,14 @@ async fn user(store: &Store) -> Id {
     store.create_user(&new).await.unwrap().id
 }
 
-fn link(user_id: Id, alias: Option<&str>) -> NewShortUrl {
+pub(crate) fn link(user_id: Id, alias: Option<&str>) -> NewShortUrl {
     NewShortUrl {
         user_id,
         target: TargetUrl::parse("https://example.com/a", TargetPolicy::default()).unwrap(),
         title: Some(Title::parse("A").unwrap()),
         alias: alias.map(|a| ShortCode::parse_alias(a).unwrap()),
+        expires_at: None,
+        max_redirects: None,
     }
 }
 
@@ -111,6 +115,7 @@ async fn an_update_writes_one_event_per_changed_field_and_nothing_when_unchanged
         title: Some(None),
         is_active: Some(false),
         target: Some(TargetUrl::parse("https://example.com/a", TargetPolicy::default()).unwrap()),
+        ..UrlPatch::default()
     };
     let change = store.update_url(url.id, &patch).await.unwrap();
     assert!(change.changed);
@@ -212,6 +217,16 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
             short_code: url.short_code.as_str().into(),
             referrer: (i % 2 == 0).then(|| format!("https://ref/{i}").into()),
             user_agent: Some("agent \"quoted\" \u{e9}".into()),
+            visitor: kurz::domain::Visitor {
+                id: i,
+                referrer_host: None,
+                agent: std::sync::Arc::new(kurz::domain::Agent {
+                    browser: "Other".into(),
+                    os: "Other".into(),
+                    device: kurz::domain::Device::Other,
+                    bot: false,
+                }),
+            },
         })
         .collect();
     store.append_redirects(&batch).await.unwrap();
@@ -256,6 +271,7 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    reports_equal_a_scan_of_the_event_log,
     a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_conflict,
     a_deleted_links_code_is_retired_for_good,
     an_update_writes_one_event_per_changed_field_and_nothing_when_unchanged,

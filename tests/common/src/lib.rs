@@ -8,8 +8,10 @@
 //! - `metrics`: samples out of `/metrics`.
 //! - `process`: the real binary as a child process.
 //! - `misc`: free ports, unique names, seed data.
+//! - `browser`: headless Chromium over WebDriver, for the web page.
 
 mod app;
+mod browser;
 mod engines;
 mod faults;
 mod http;
@@ -20,6 +22,7 @@ mod process;
 mod redis;
 
 pub use app::*;
+pub use browser::Browser;
 pub use engines::*;
 pub use faults::*;
 pub use http::*;

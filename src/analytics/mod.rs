@@ -1,0 +1,113 @@
+//! Turning a redirect's request into what its report needs: the visitor's
+//! browser, OS and device class, a bot flag, the referrer's host and an
+//! anonymous visitor hash (`Visitor`). Runs on the redirect path, so a
+//! user agent is read once and its `Agent` cached (links are followed by
+//! the same few browsers over and over).
+
+mod agent;
+mod visitor;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use woothee::parser::Parser;
+
+pub use agent::classify;
+pub use visitor::Salter;
+
+use crate::domain::{Agent, Visitor};
+
+/// Distinct user agents whose reading is kept.
+const AGENT_CACHE_ENTRIES: u64 = 4_096;
+
+/// Reads redirects for their reports. One per process.
+pub struct Analytics {
+    parser: Parser,
+    agents: moka::sync::Cache<Box<str>, Arc<Agent>>,
+    salter: Arc<Salter>,
+}
+
+impl Analytics {
+    pub fn new(salter: Arc<Salter>) -> Self {
+        Self {
+            parser: Parser::new(),
+            agents: moka::sync::Cache::new(AGENT_CACHE_ENTRIES),
+            salter,
+        }
+    }
+
+    /// What the event of a redirect at `now` from `ip` carries.
+    pub fn observe(
+        &self,
+        now: NaiveDateTime,
+        ip: Option<IpAddr>,
+        referrer: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Visitor {
+        let agent = match user_agent {
+            Some(ua) => match self.agents.get(ua) {
+                Some(agent) => agent,
+                None => {
+                    let agent = Arc::new(classify(&self.parser, Some(ua)));
+                    self.agents.insert(ua.into(), agent.clone());
+                    agent
+                }
+            },
+            None => Arc::new(classify(&self.parser, None)),
+        };
+        Visitor {
+            id: self.salter.visitor(now.date(), ip, user_agent),
+            referrer_host: referrer.and_then(referrer_host),
+            agent,
+        }
+    }
+}
+
+/// The host of a referring URL, lower case, without a leading `www.`.
+pub fn referrer_host(referrer: &str) -> Option<Box<str>> {
+    let url = url::Url::parse(referrer.trim()).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    (!host.is_empty()).then(|| host.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referrers_are_reduced_to_their_host() {
+        assert_eq!(
+            referrer_host("https://www.News.example/a?b=c").as_deref(),
+            Some("news.example")
+        );
+        assert_eq!(
+            referrer_host("android-app://com.slack/").as_deref(),
+            Some("com.slack")
+        );
+        assert_eq!(referrer_host("not a url"), None);
+    }
+
+    #[test]
+    fn one_reading_per_user_agent_is_shared() {
+        let analytics = Analytics::new(Arc::new(Salter::random()));
+        let now = crate::domain::now_utc();
+        let a = analytics.observe(
+            now,
+            None,
+            None,
+            Some("Mozilla/5.0 (compatible; Googlebot/2.1)"),
+        );
+        let b = analytics.observe(
+            now,
+            None,
+            Some("https://t.co/x"),
+            Some("Mozilla/5.0 (compatible; Googlebot/2.1)"),
+        );
+        assert!(Arc::ptr_eq(&a.agent, &b.agent));
+        assert!(a.agent.bot);
+        assert_eq!(b.referrer_host.as_deref(), Some("t.co"));
+        assert_eq!(a.id, b.id);
+    }
+}

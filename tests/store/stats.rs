@@ -1,0 +1,229 @@
+//! Reports against a scan of the event log: random redirect batches (bots,
+//! referrers, visitors, several days and hours) go through the writer's
+//! path, then every count of `Store::stats` must equal what reading the
+//! events themselves gives, for the whole life and for a one-day range.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime};
+use kurz::domain::{
+    now_utc, Agent, Device, Granularity, RedirectEvent, Stats, StatsRange, StatsScope, Visitor,
+};
+use kurz::store::Store;
+use kurz_testkit::{scripted_codes, test_settings, Engine};
+use rand::{Rng, SeedableRng};
+
+use super::{link, user};
+
+type Row = (
+    NaiveDateTime,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
+
+const SCAN: &str =
+    "SELECT timestamp, visitor, referrer_host, browser, os, device, bot FROM events \
+     WHERE url_id = $1 AND event_type = 'redirect'";
+
+/// The rows of the event log itself.
+async fn scan(url: &str, url_id: i64) -> Vec<Row> {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query_as(SCAN)
+            .bind(url_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query_as(SCAN)
+            .bind(url_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// The report a scan of `rows` gives, within `[from, to]` (whole days).
+fn report_of(rows: &[Row], from: NaiveDateTime, to: NaiveDateTime) -> Stats {
+    let mut stats = Stats::default();
+    let mut visitors = BTreeSet::new();
+    let mut facets: [HashMap<String, i64>; 4] = Default::default();
+    let mut series: BTreeMap<NaiveDateTime, i64> = BTreeMap::new();
+    for (at, visitor, referrer, browser, os, device, bot) in rows {
+        if *at < from || *at > to {
+            continue;
+        }
+        if bot.unwrap() {
+            stats.bot_redirects += 1;
+            continue;
+        }
+        stats.redirects += 1;
+        visitors.insert((at.date(), visitor.unwrap()));
+        stats.first_redirect_at = Some(stats.first_redirect_at.map_or(*at, |f| f.min(*at)));
+        stats.last_redirect_at = Some(stats.last_redirect_at.map_or(*at, |l| l.max(*at)));
+        *series
+            .entry(at.date().and_hms_opt(0, 0, 0).unwrap())
+            .or_default() += 1;
+        let values = [
+            referrer.clone().unwrap_or("direct".into()),
+            browser.clone().unwrap(),
+            os.clone().unwrap(),
+            device.clone().unwrap(),
+        ];
+        for (facet, value) in facets.iter_mut().zip(values) {
+            *facet.entry(value).or_default() += 1;
+        }
+    }
+    stats.unique_visitors = visitors.len() as i64;
+    stats.series = series
+        .into_iter()
+        .map(|(start, redirects)| kurz::domain::Bucket { start, redirects })
+        .collect();
+    let top = |counts: &HashMap<String, i64>| {
+        let mut all: Vec<_> = counts
+            .iter()
+            .map(|(v, n)| kurz::domain::Tally {
+                value: v.clone(),
+                redirects: *n,
+            })
+            .collect();
+        all.sort_by(|a, b| b.redirects.cmp(&a.redirects).then(a.value.cmp(&b.value)));
+        all.truncate(10);
+        all
+    };
+    stats.referrers = top(&facets[0]);
+    stats.browsers = top(&facets[1]);
+    stats.operating_systems = top(&facets[2]);
+    stats.devices = top(&facets[3]);
+    stats
+}
+
+fn agents() -> Vec<Arc<Agent>> {
+    let agent = |browser: &str, os: &str, device, bot| {
+        Arc::new(Agent {
+            browser: browser.into(),
+            os: os.into(),
+            device,
+            bot,
+        })
+    };
+    vec![
+        agent("Chrome", "Windows", Device::Desktop, false),
+        agent("Safari", "iOS", Device::Mobile, false),
+        agent("Firefox", "Linux", Device::Desktop, false),
+        agent("Safari", "iOS", Device::Tablet, false),
+        agent("Googlebot", "Other", Device::Bot, true),
+        agent("Other", "Other", Device::Bot, true),
+    ]
+}
+
+pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
+    let (settings, _db) = test_settings(engine).await;
+    let url = settings.database_url();
+    let store = Store::connect(&url, 4)
+        .await
+        .unwrap()
+        .with_codes(scripted_codes(&[]));
+    store.migrate().await.unwrap();
+    let owner = user(&store).await;
+    let links = [
+        store.create_url(&link(owner, None)).await.unwrap(),
+        store.create_url(&link(owner, None)).await.unwrap(),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let agents = agents();
+    let referrers = [
+        None,
+        Some("news.example"),
+        Some("t.co"),
+        Some("mail.example"),
+    ];
+    let start = now_utc() - Duration::days(3);
+    for _batch in 0..6 {
+        let batch: Vec<RedirectEvent> = (0..400)
+            .map(|_| {
+                let link = &links[rng.random_range(0..2)];
+                RedirectEvent {
+                    url_id: link.id.get(),
+                    user_id: owner.get(),
+                    timestamp: start + Duration::minutes(rng.random_range(0..3 * 24 * 60)),
+                    short_code: link.short_code.as_str().into(),
+                    referrer: None,
+                    user_agent: None,
+                    visitor: Visitor {
+                        id: rng.random_range(0..40),
+                        referrer_host: referrers[rng.random_range(0..referrers.len())]
+                            .map(Into::into),
+                        agent: agents[rng.random_range(0..agents.len())].clone(),
+                    },
+                }
+            })
+            .collect();
+        store.append_redirects(&batch).await.unwrap();
+    }
+    let whole = StatsRange {
+        from: None,
+        to: None,
+        granularity: Granularity::Day,
+    };
+    let open = (NaiveDateTime::MIN, NaiveDateTime::MAX);
+    let day_two = (start.date() + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let one_day = StatsRange {
+        from: Some(day_two),
+        to: Some(day_two + Duration::seconds(86_399)),
+        granularity: Granularity::Day,
+    };
+    for link in &links {
+        let rows = scan(&url, link.id.get()).await;
+        let stats = store
+            .stats(StatsScope::Link(link.id.get()), whole)
+            .await
+            .unwrap();
+        assert!(
+            stats.redirects > 500 && stats.bot_redirects > 100,
+            "{stats:?}"
+        );
+        assert_eq!(stats, report_of(&rows, open.0, open.1));
+        let day = store
+            .stats(StatsScope::Link(link.id.get()), one_day)
+            .await
+            .unwrap();
+        assert_eq!(
+            day,
+            report_of(&rows, one_day.from.unwrap(), one_day.to.unwrap())
+        );
+        let hourly = StatsRange {
+            granularity: Granularity::Hour,
+            ..whole
+        };
+        let by_hour = store
+            .stats(StatsScope::Link(link.id.get()), hourly)
+            .await
+            .unwrap();
+        assert_eq!(
+            by_hour.series.iter().map(|b| b.redirects).sum::<i64>(),
+            stats.redirects
+        );
+        assert!(by_hour.series.len() > stats.series.len());
+    }
+    let both = store
+        .stats(StatsScope::User(owner.get()), whole)
+        .await
+        .unwrap();
+    let mut rows = scan(&url, links[0].id.get()).await;
+    rows.extend(scan(&url, links[1].id.get()).await);
+    let scanned = report_of(&rows, open.0, open.1);
+    assert_eq!(
+        (both.redirects, both.bot_redirects),
+        (scanned.redirects, scanned.bot_redirects)
+    );
+    assert_eq!(both.browsers, scanned.browsers);
+}
