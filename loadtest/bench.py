@@ -46,10 +46,17 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "fixtures" / "seed"
 RESULTS = ROOT / "loadtest" / "results"
 WRK = ROOT / "loadtest" / "wrk"
-KURZ = ROOT / "target" / "release" / "kurz"
+# KURZ_BIN: a kurz binary to measure instead of building this tree (e.g.
+# an older commit's, for a before/after pair in one sitting).
+KURZ = pathlib.Path(os.environ.get("KURZ_BIN", ROOT / "target" / "release" / "kurz"))
 BASELINE = ROOT / "target" / "release" / "examples" / "baseline"
 TICK = os.sysconf("SC_CLK_TCK")
 CLUSTER_BASE = int(os.environ.get("KURZ_CLUSTER_BASE_PORT", "18000"))
+
+
+def redirect_args(args, codes):
+    """wrk/redirect.lua's arguments: the codes file, and browser headers if asked."""
+    return [str(codes), "GET", "browser"] if args.browser_headers else [str(codes)]
 
 
 def sh(*cmd, env=None, check=True, capture=False):
@@ -183,10 +190,10 @@ def bench_baseline(args, codes, rows):
     proc = subprocess.Popen([str(BASELINE), "127.0.0.1:19000", str(codes)])
     try:
         time.sleep(0.5)
-        run_wrk("http://127.0.0.1:19000", 50, 2, "redirect.lua", [str(codes)])
+        run_wrk("http://127.0.0.1:19000", 50, 2, "redirect.lua", redirect_args(args, codes))
         for c in args.conns:
             rows.append(measure("baseline", "http://127.0.0.1:19000", c, args.duration,
-                                "redirect.lua", [str(codes)], {"server": [proc.pid]}))
+                                "redirect.lua", redirect_args(args, codes), {"server": [proc.pid]}))
     finally:
         stop(proc)
 
@@ -200,10 +207,10 @@ def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None):
     proc = subprocess.Popen([str(KURZ), "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready("http://127.0.0.1:19001/health/ready")
-        run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", [str(codes)])
+        run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", redirect_args(args, codes))
         for c in args.conns:
             rows.append(measure(name, "http://127.0.0.1:19001", c, args.duration,
-                                "redirect.lua", [str(codes)], {"kurz": [proc.pid]}))
+                                "redirect.lua", redirect_args(args, codes), {"kurz": [proc.pid]}))
         served = None if extra_env else redirects_served(scrape("http://127.0.0.1:19001/metrics"))
     finally:
         code = stop(proc)
@@ -240,14 +247,14 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
         pg_pid = int((ROOT / "loadtest" / ".cluster" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
         replicas = [pid_of("replica-1"), pid_of("replica-2")]
         roles = {"kurz": replicas, "nginx": [pid_of("nginx")], "postgres": [pg_pid], "redis": [pid_of("redis")]}
-        run_wrk(nginx, 50, 3, "redirect.lua", [str(codes)])
+        run_wrk(nginx, 50, 3, "redirect.lua", redirect_args(args, codes))
         if "postgres" in workloads:
             for c in args.conns:
-                rows.append(measure("postgres", replica1, c, args.duration, "redirect.lua", [str(codes)],
+                rows.append(measure("postgres", replica1, c, args.duration, "redirect.lua", redirect_args(args, codes),
                                     {"kurz": [replicas[0]], "postgres": [pg_pid], "redis": [pid_of("redis")]}))
         if "nginx" in workloads:
             for c in args.conns:
-                rows.append(measure("nginx", nginx, c, args.duration, "redirect.lua", [str(codes)], roles))
+                rows.append(measure("nginx", nginx, c, args.duration, "redirect.lua", redirect_args(args, codes), roles))
         if "mixed" in workloads:
             for c in args.conns:
                 rows.append(measure("mixed", nginx, c, args.duration, "mixed.lua",
@@ -301,10 +308,15 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
     parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced,lists,seed")
+    parser.add_argument("--browser-headers", action="store_true",
+                        help="redirects carry browsers' user agents and referrers (wrk/redirect.lua)")
     args = parser.parse_args()
     args.conns = [int(c) for c in args.conns.split(",")]
     workloads = set(args.workloads.split(","))
-    sh("cargo", "build", "--release", "--quiet", "--bin", "kurz", "--example", "baseline")
+    if "KURZ_BIN" in os.environ:
+        sh("cargo", "build", "--release", "--quiet", "--example", "baseline")
+    else:
+        sh("cargo", "build", "--release", "--quiet", "--bin", "kurz", "--example", "baseline")
     codes = active_codes()
     rows, accounting = [], []
     if "baseline" in workloads:

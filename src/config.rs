@@ -275,11 +275,6 @@ pub struct Settings {
     /// counts to agree). Unset: a random one per process. Never stored.
     #[arg(long, env = "KURZ_ANALYTICS_SECRET", hide_env_values = true)]
     pub analytics_secret: Option<String>,
-
-    /// A MaxMind-format (GeoLite2/GeoIP2 Country) database file: redirects
-    /// then record the visitor's country. Unset: no country.
-    #[arg(long, env = "KURZ_GEOIP_DB")]
-    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -351,7 +346,6 @@ impl Settings {
             log_format: LogFormat::Json,
             public_url: None,
             analytics_secret: None,
-            geoip_db: None,
         }
     }
 

@@ -52,6 +52,9 @@ enum Command {
     Migrate(Settings),
     /// Load the hackathon CSV files (idempotent; ids are kept).
     Import(ImportArgs),
+    /// Rebuild the reports' roll-ups from the event log (repair; an import
+    /// of events does it by itself).
+    RebuildStats(Settings),
     /// Print the OpenAPI document (as served at /openapi.json) and exit.
     Openapi,
     /// Create or revoke a user's API key.
@@ -109,6 +112,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(settings)) => serve(settings).await,
         Some(Command::Migrate(settings)) => migrate(settings).await,
         Some(Command::Import(args)) => import_files(args).await,
+        Some(Command::RebuildStats(settings)) => rebuild_stats(settings).await,
         Some(Command::Openapi) => print_openapi(),
         Some(Command::Keys(command)) => keys(command).await,
         Some(Command::Healthcheck(settings)) => healthcheck(settings.bind),
@@ -267,6 +271,26 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to import {}", path.display()))?;
         println!("{kind}: {}", serde_json::to_string(&report)?);
     }
+    if args.events.is_some() {
+        // The event writer never saw these redirects: roll them up.
+        store.rebuild_rollups().await?;
+        println!("reports: rebuilt from the event log");
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn rebuild_stats(settings: Settings) -> anyhow::Result<()> {
+    let config = settings.parse()?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
+    let store = Store::connect(&config.store.url, 2).await?;
+    store.migrate().await?;
+    let started = std::time::Instant::now();
+    store.rebuild_rollups().await?;
+    println!(
+        "reports rebuilt from the event log in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     store.close().await;
     Ok(())
 }

@@ -69,11 +69,16 @@ pub struct ShortUrl {
     #[serde(serialize_with = "timestamp")]
     #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2025-09-19T22:25:05")]
     pub updated_at: NaiveDateTime,
-    /// From this moment (UTC) redirects answer 410; null: never.
-    #[serde(serialize_with = "optional_timestamp")]
+    /// From this moment (UTC) redirects answer 410. Left out when unset,
+    /// so a link without expiry has exactly the contract's eight fields.
+    #[serde(
+        serialize_with = "optional_timestamp",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2030-01-31T23:59:59")]
     pub expires_at: Option<NaiveDateTime>,
-    /// After this many redirects they answer 410; null: no limit.
+    /// After this many redirects they answer 410. Left out when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
     pub max_redirects: Option<i64>,
 }

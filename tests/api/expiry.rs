@@ -1,12 +1,13 @@
 //! Links that expire: `expires_at` and `max_redirects` on create and
-//! update, 410 past either, and a budget that is exact under concurrency.
+//! update, 410 past either, and a budget that is exact under concurrency,
+//! also when two replicas spend it.
 
 use chrono::{Duration as Span, Utc};
 use futures_util::future::join_all;
 use serde_json::json;
 
 use kurz_testkit::for_each_engine;
-use kurz_testkit::{assert_error, spawn_app, Engine};
+use kurz_testkit::{assert_error, spawn_app, Engine, RedisServer};
 
 fn wire_time(offset: Span) -> String {
     (Utc::now().naive_utc() + offset)
@@ -27,9 +28,9 @@ async fn expiry_fields_are_validated_kept_and_logged(engine: Engine) {
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(reply.json["expires_at"], json!(at));
     assert_eq!(reply.json["max_redirects"], json!(3));
+    // Unset, they are left out: the contract's eight fields, no more.
     let plain = app.create_url(uid, "https://example.com/plain").await;
-    assert_eq!(plain["expires_at"], json!(null));
-    assert_eq!(plain["max_redirects"], json!(null));
+    assert!(plain.get("expires_at").is_none() && plain.get("max_redirects").is_none());
     for bad in [
         json!({"max_redirects": 0}),
         json!({"max_redirects": -1}),
@@ -61,7 +62,7 @@ async fn expiry_fields_are_validated_kept_and_logged(engine: Engine) {
         )
         .await;
     assert_eq!(cleared.status, 200, "{}", cleared.text);
-    assert_eq!(cleared.json["expires_at"], json!(null));
+    assert!(cleared.json.get("expires_at").is_none());
     assert_eq!(cleared.json["max_redirects"], json!(10));
     let updates = app.events(&format!("url_id={id}&event_type=updated")).await;
     let changes: Vec<_> = updates.iter().map(|e| e["details"].clone()).collect();
@@ -135,7 +136,37 @@ async fn two_hundred_parallel_redirects_spend_a_budget_of_one_hundred_exactly(en
     assert_eq!(app.get(&format!("/{code}")).await.status, 302);
 }
 
+async fn a_budget_holds_exactly_across_two_replicas(engine: Engine) {
+    let redis = RedisServer::start();
+    let (a, b) = crate::cache::two_replicas(engine, &redis).await;
+    let uid = a.create_user().await["id"].as_i64().unwrap();
+    let reply = a
+        .post(
+            "/urls",
+            json!({"user_id": uid, "original_url": "https://example.com", "max_redirects": 100}),
+        )
+        .await;
+    let path = format!("/{}", reply.json["short_code"].as_str().unwrap());
+    let replies = join_all((0..200).map(|i| {
+        if i % 2 == 0 {
+            a.get(&path)
+        } else {
+            b.get(&path)
+        }
+    }))
+    .await;
+    let found = replies.iter().filter(|r| r.status == 302).count();
+    assert_eq!(found, 100);
+    assert!(replies.iter().all(|r| r.status == 302 || r.status == 410));
+    // Lifting the budget on one replica is what the other serves at once.
+    let id = reply.json["id"].as_i64().unwrap();
+    a.put(&format!("/urls/{id}"), json!({"max_redirects": null}))
+        .await;
+    assert_eq!(b.get(&path).await.status, 302);
+}
+
 for_each_engine!(
+    a_budget_holds_exactly_across_two_replicas,
     expiry_fields_are_validated_kept_and_logged,
     a_link_past_its_expiry_answers_410_and_an_update_revives_it,
     two_hundred_parallel_redirects_spend_a_budget_of_one_hundred_exactly,

@@ -1,7 +1,8 @@
 //! Reports against a scan of the event log: random redirect batches (bots,
 //! referrers, visitors, several days and hours) go through the writer's
 //! path, then every count of `Store::stats` must equal what reading the
-//! events themselves gives, for the whole life and for a one-day range.
+//! events themselves gives, for the whole life and for a one-day range;
+//! and rebuilding the roll-ups from the log changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
