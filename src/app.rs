@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::analytics::{Analytics, Countries};
 use crate::cache::Links;
 use crate::config::{Config, Settings};
 use crate::domain::CodeSource;
@@ -91,6 +92,12 @@ impl App {
             .map(|handle| tokio::spawn(telemetry::run_upkeep(handle, background.clone())));
         metrics::gauge!("kurz_build_info", "version" => env!("CARGO_PKG_VERSION"), "engine" => store.engine())
             .set(1.0);
+        let countries = match &config.server.geoip_db {
+            Some(path) => Some(Arc::new(Countries::open(path).with_context(|| {
+                format!("failed to read KURZ_GEOIP_DB {}", path.display())
+            })?)),
+            None => None,
+        };
         let listener = server::bind(config.server.bind, config.server.connections.listen_backlog)
             .with_context(|| format!("failed to bind {}", config.server.bind))?;
         let service = Service::new(
@@ -99,7 +106,7 @@ impl App {
             events.clone(),
             config.server.auth.clone(),
         )
-        .with_salter(config.server.salter.clone())
+        .with_analytics(Analytics::new(config.server.salter.clone(), countries))
         .with_deny_list(config.server.deny_list_file.clone())
         .context("failed to read KURZ_DENY_LIST_FILE")?;
         let reloader = config

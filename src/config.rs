@@ -275,6 +275,11 @@ pub struct Settings {
     /// counts to agree). Unset: a random one per process. Never stored.
     #[arg(long, env = "KURZ_ANALYTICS_SECRET", hide_env_values = true)]
     pub analytics_secret: Option<String>,
+
+    /// A MaxMind-format country database (GeoLite2-Country.mmdb): redirects
+    /// then record the visitor's country. Unset: no country.
+    #[arg(long, env = "KURZ_GEOIP_DB")]
+    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for Settings {
@@ -346,6 +351,7 @@ impl Settings {
             log_format: LogFormat::Json,
             public_url: None,
             analytics_secret: None,
+            geoip_db: None,
         }
     }
 

@@ -1,10 +1,12 @@
 //! Turning a redirect's request into what its report needs: the visitor's
-//! browser, OS and device class, a bot flag, the referrer's host and an
-//! anonymous visitor hash (`Visitor`). Runs on the redirect path, so a
+//! browser, OS and device class, a bot flag, the referrer's host, the
+//! country (with a MaxMind database) and an anonymous visitor hash
+//! (`Visitor`). Runs on the redirect path, so a
 //! user agent is read once and its `Agent` cached (links are followed by
 //! the same few browsers over and over).
 
 mod agent;
+mod geo;
 mod visitor;
 
 use std::net::IpAddr;
@@ -14,6 +16,7 @@ use chrono::NaiveDateTime;
 use woothee::parser::Parser;
 
 pub use agent::classify;
+pub use geo::Countries;
 pub use visitor::Salter;
 
 use crate::domain::{Agent, Visitor};
@@ -26,14 +29,16 @@ pub struct Analytics {
     parser: Parser,
     agents: moka::sync::Cache<Box<str>, Arc<Agent>>,
     salter: Arc<Salter>,
+    countries: Option<Arc<Countries>>,
 }
 
 impl Analytics {
-    pub fn new(salter: Arc<Salter>) -> Self {
+    pub fn new(salter: Arc<Salter>, countries: Option<Arc<Countries>>) -> Self {
         Self {
             parser: Parser::new(),
             agents: moka::sync::Cache::new(AGENT_CACHE_ENTRIES),
             salter,
+            countries,
         }
     }
 
@@ -59,6 +64,11 @@ impl Analytics {
         Visitor {
             id: self.salter.visitor(now.date(), ip, user_agent),
             referrer_host: referrer.and_then(referrer_host),
+            country: self
+                .countries
+                .as_ref()
+                .zip(ip)
+                .and_then(|(c, ip)| c.country(ip)),
             agent,
         }
     }
@@ -91,7 +101,7 @@ mod tests {
 
     #[test]
     fn one_reading_per_user_agent_is_shared() {
-        let analytics = Analytics::new(Arc::new(Salter::random()));
+        let analytics = Analytics::new(Arc::new(Salter::random()), None);
         let now = crate::domain::now_utc();
         let a = analytics.observe(
             now,

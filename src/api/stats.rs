@@ -14,7 +14,7 @@ use super::error::ApiResult;
 use super::extract::PathId;
 use super::list::parse_query;
 use super::wire::{self, timestamp};
-use crate::domain::{parse_timestamp, Granularity, Stats, StatsRange, Tally};
+use crate::domain::{parse_moment, Granularity, Stats, StatsRange, Tally};
 use crate::state::AppState;
 
 /// Query of both reports.
@@ -22,12 +22,13 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct StatsQuery {
-    /// First moment included (UTC, `YYYY-MM-DDTHH:MM:SS`); counts and the
+    /// First moment included (`YYYY-MM-DDTHH:MM:SS` in UTC, or RFC 3339
+    /// with an offset); counts and the
     /// series start at its hour, breakdowns and visitors at its day.
-    #[param(value_type = Option<String>, example = "2026-11-01T00:00:00")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-01T00:00:00Z")]
     from: Option<String>,
     /// Last moment included, bounded the same way.
-    #[param(value_type = Option<String>, example = "2026-11-30T23:59:59")]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-30T23:59:59Z")]
     to: Option<String>,
     /// `hour` or `day` (the default).
     #[param(value_type = Option<String>, pattern = "^(hour|day)$")]
@@ -40,8 +41,8 @@ impl StatsQuery {
         let mut problems = Problems::default();
         let mut moment = |name: &str, raw: Option<&str>| {
             let raw = raw?;
-            parse_timestamp(raw).or_else(|| {
-                problems.add(name, "must be a timestamp like 2026-11-01T00:00:00");
+            parse_moment(raw).or_else(|| {
+                problems.add(name, "must be a timestamp like 2026-11-01T00:00:00 (UTC)");
                 None
             })
         };
@@ -54,11 +55,6 @@ impl StatsQuery {
                 Granularity::Day
             }),
         };
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                problems.add("to", "must not be before from");
-            }
-        }
         problems.finish_query()?;
         Ok(StatsRange {
             from,
@@ -105,6 +101,8 @@ pub struct Report {
     pub operating_systems: Vec<TopValue>,
     /// `desktop`, `mobile`, `tablet` or `other`.
     pub devices: Vec<TopValue>,
+    /// ISO 3166-1 country codes (with `KURZ_GEOIP_DB`; empty without).
+    pub countries: Vec<TopValue>,
 }
 
 fn top(tallies: Vec<Tally>) -> Vec<TopValue> {
@@ -137,6 +135,7 @@ impl From<Stats> for Report {
             browsers: top(s.browsers),
             operating_systems: top(s.operating_systems),
             devices: top(s.devices),
+            countries: top(s.countries),
         }
     }
 }

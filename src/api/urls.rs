@@ -45,9 +45,9 @@ pub struct CreateUrlBody {
     #[schema(value_type = Option<String>, min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9_-]{3,32}$")]
     #[serde(default)]
     short_code: Field<String>,
-    /// From this moment (UTC, `YYYY-MM-DDTHH:MM:SS`) redirects answer 410;
-    /// null: never.
-    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?$", example = "2030-01-31T23:59:59")]
+    /// From this moment (`YYYY-MM-DDTHH:MM:SS` in UTC, or RFC 3339 with an
+    /// offset) redirects answer 410; null: never.
+    #[schema(value_type = Option<String>, format = DateTime, example = "2030-01-31T23:59:59Z")]
     #[serde(default)]
     expires_at: Field<String>,
     /// After this many redirects they answer 410 (exact across replicas);
@@ -105,9 +105,9 @@ pub struct UpdateUrlBody {
         pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s@/?#\u0000-\u001F\u007F-\u009F]+([/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$")]
     #[serde(default)]
     original_url: Field<String>,
-    /// From this moment (UTC, `YYYY-MM-DDTHH:MM:SS`) redirects answer 410;
-    /// null: never.
-    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?$", example = "2030-01-31T23:59:59")]
+    /// From this moment (`YYYY-MM-DDTHH:MM:SS` in UTC, or RFC 3339 with an
+    /// offset) redirects answer 410; null: never.
+    #[schema(value_type = Option<String>, format = DateTime, example = "2030-01-31T23:59:59Z")]
     #[serde(default)]
     expires_at: Field<String>,
     /// After this many redirects they answer 410 (exact across replicas);

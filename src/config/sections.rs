@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Salts visitor hashes (`KURZ_ANALYTICS_SECRET`, else random).
     pub salter: std::sync::Arc<Salter>,
+    /// `KURZ_GEOIP_DB`, read at start.
+    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -268,6 +270,7 @@ impl Settings {
             metrics: self.metrics,
             public_url: self.public_url(&mut p),
             salter: std::sync::Arc::new(self.salter(&mut p)),
+            geoip_db: self.geoip_db.clone(),
         };
         let redis = self
             .redis_url

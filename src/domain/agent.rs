@@ -45,5 +45,7 @@ pub struct Visitor {
     pub id: i64,
     /// The referring page's host, `www.` dropped; `None`: direct.
     pub referrer_host: Option<Box<str>>,
+    /// ISO 3166-1 code, when a country database is configured and knows.
+    pub country: Option<Box<str>>,
     pub agent: Arc<Agent>,
 }

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{parse_timestamp, DomainError};
+use super::{parse_moment, DomainError};
 
 /// A positive redirect budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,12 +26,12 @@ impl MaxRedirects {
     }
 }
 
-/// Reads an `expires_at` in the API's timestamp format (UTC).
+/// Reads an `expires_at` (see `parse_moment`).
 pub fn parse_expiry(raw: &str) -> Result<NaiveDateTime, DomainError> {
-    parse_timestamp(raw).ok_or_else(|| {
+    parse_moment(raw).ok_or_else(|| {
         DomainError::new(
             "expires_at",
-            "must be a timestamp like 2030-01-31T23:59:59 (UTC)",
+            "must be a timestamp like 2030-01-31T23:59:59 (UTC) or 2030-01-31T23:59:59+01:00",
         )
     })
 }

@@ -73,4 +73,6 @@ pub struct Stats {
     pub browsers: Vec<Tally>,
     pub operating_systems: Vec<Tally>,
     pub devices: Vec<Tally>,
+    /// ISO 3166-1 codes; empty without a country database.
+    pub countries: Vec<Tally>,
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 const WIRE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
 const SPACED_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -21,6 +21,22 @@ pub fn parse_timestamp(raw: &str) -> Option<NaiveDateTime> {
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok())
         .map(|t| t.with_nanosecond(0).unwrap_or(t))
+}
+
+/// Reads a moment a client chooses (an expiry, a report's range): the
+/// API's own format (UTC) or RFC 3339 with an offset (converted to UTC),
+/// to the second, held within years 1–9999, which every store keeps (a
+/// moment before is as past, one after as far, as the bound).
+pub fn parse_moment(raw: &str) -> Option<NaiveDateTime> {
+    let moment = parse_timestamp(raw).or_else(|| {
+        DateTime::parse_from_rfc3339(raw.trim())
+            .ok()
+            .map(|at| at.naive_utc())
+    })?;
+    let moment = moment.with_nanosecond(0).unwrap_or(moment);
+    let first = NaiveDate::from_ymd_opt(1, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31)?.and_hms_opt(23, 59, 59)?;
+    Some(moment.clamp(first, last))
 }
 
 /// The wire form of a timestamp: `YYYY-MM-DDTHH:MM:SS`.
@@ -88,6 +104,20 @@ fn digits(out: &mut [u8], mut value: u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn moments_take_the_wire_format_or_rfc_3339_and_stay_within_the_stores_years() {
+        let wire = parse_moment("2030-01-31T23:59:59").unwrap();
+        assert_eq!(parse_moment("2030-02-01T01:59:59.5+02:00"), Some(wire));
+        assert_eq!(parse_moment("2030-01-31T23:59:59Z"), Some(wire));
+        assert_eq!(parse_moment("0000-01-01T00:00:00+05:00").unwrap().year(), 1);
+        assert_eq!(
+            parse_moment("9999-12-31T23:59:59-05:00").unwrap().year(),
+            9999
+        );
+        assert_eq!(parse_moment("2030-02-31T00:00:00Z"), None);
+        assert_eq!(parse_moment("tomorrow"), None);
+    }
+
     use super::*;
 
     #[test]

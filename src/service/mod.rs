@@ -68,13 +68,14 @@ impl Service {
             events,
             auth: Arc::new(auth::Authenticator::new(auth)),
             deny: Arc::default(),
-            analytics: Arc::new(Analytics::new(Arc::new(Salter::random()))),
+            analytics: Arc::new(Analytics::new(Arc::new(Salter::random()), None)),
         }
     }
 
-    /// Salts visitor hashes with `salter` (the configured secret).
-    pub fn with_salter(mut self, salter: Arc<Salter>) -> Self {
-        self.analytics = Arc::new(Analytics::new(salter));
+    /// Reads redirects with `analytics` (the configured salt and country
+    /// database).
+    pub fn with_analytics(mut self, analytics: Analytics) -> Self {
+        self.analytics = Arc::new(analytics);
         self
     }
 

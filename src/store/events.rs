@@ -4,23 +4,25 @@
 //! Multi-event writes in a transaction (a change's events) go through one
 //! statement that unpacks a JSON array (`EngineSql::INSERT_EVENT_BATCH`):
 //! the statement text never changes, so it stays prepared. The recorder's
-//! redirect batches, the hot path, go by COPY on PostgreSQL and by the same
-//! kind of JSON statement on SQLite.
+//! redirect batches, the hot path, go by COPY on PostgreSQL and by
+//! multi-row inserts of bound values on SQLite (`sqlite_redirects`), with
+//! their roll-ups merged in the same transaction.
 
 use futures_util::TryStreamExt as _;
 use serde::ser::{SerializeTuple, Serializer};
 use serde::Serialize;
 
 use super::copy_text::CopyText;
-use super::rollups::{self, Rollup};
+use super::rollup_merge;
+use super::rollups::Rollup;
 use super::rows::{EventRow, EVENT_COLUMNS};
+use super::sqlite_redirects;
 use super::{on_engine, Engine, EventFilter, Page, RowStream, Store, StoreError, StoreResult};
 use crate::domain::{format_spaced_timestamp, Event, Id, NewEvent, RedirectEvent};
 use crate::telemetry::{stage_timer, Stage};
 
 /// One row of a batch: `[url_id, user_id, event_type, timestamp, details]`
-/// (`INSERT_EVENT_BATCH`), or without the type for SQLite's redirect batches
-/// (`SQLITE_INSERT_REDIRECT_BATCH`).
+/// (`INSERT_EVENT_BATCH`).
 pub(crate) trait BatchRow {
     fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
 }
@@ -46,24 +48,6 @@ impl BatchRow for NewEvent {
     }
 }
 
-impl BatchRow for RedirectEvent {
-    fn write_row<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let visitor = &self.visitor;
-        let mut t = s.serialize_tuple(10)?;
-        t.serialize_element(&self.url_id)?;
-        t.serialize_element(&self.user_id)?;
-        t.serialize_element(&Stamp(&self.timestamp))?;
-        t.serialize_element(&self.details())?;
-        t.serialize_element(&visitor.id)?;
-        t.serialize_element(&visitor.referrer_host)?;
-        t.serialize_element(&*visitor.agent.browser)?;
-        t.serialize_element(&*visitor.agent.os)?;
-        t.serialize_element(visitor.agent.device.as_str())?;
-        t.serialize_element(&visitor.agent.bot)?;
-        t.end()
-    }
-}
-
 struct Row<'a, T>(&'a T);
 
 impl<T: BatchRow> Serialize for Row<'_, T> {
@@ -79,16 +63,6 @@ pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
     serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// A redirect batch on SQLite: the rows of `batch_json` without the type
-/// (`[url_id, user_id, timestamp, details, visitor, referrer_host,
-/// browser, os, device, bot]`), unpacked by `json_each` in
-/// array order; one statement whatever the batch size, always prepared.
-const SQLITE_INSERT_REDIRECT_BATCH: &str = "INSERT INTO events (url_id, user_id, event_type, \
-     timestamp, details, visitor, referrer_host, browser, os, device, bot) \
-     SELECT value ->> 0, value ->> 1, 'redirect', value ->> 2, value -> 3, value ->> 4, \
-            value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
-     FROM json_each($1) ORDER BY key";
-
 /// Run first in a PostgreSQL redirect batch: those events may lose their
 /// last milliseconds on a server crash (never on a clean stop). SQLite in
 /// WAL mode with `synchronous = NORMAL` already commits without an fsync.
@@ -96,7 +70,7 @@ const PG_RELAX_COMMIT: &str = "SET LOCAL synchronous_commit = off";
 
 /// The COPY that `redirects_copy_text` feeds (PostgreSQL).
 const COPY_REDIRECTS: &str = "COPY events (url_id, user_id, event_type, timestamp, details, \
-     visitor, referrer_host, browser, os, device, bot) FROM STDIN";
+     visitor, referrer_host, browser, os, device, bot, country) FROM STDIN";
 
 /// A redirect batch as COPY text: PostgreSQL routes each row to its month's
 /// partition and reads `details` straight into JSONB, with no JSON array of
@@ -123,7 +97,8 @@ pub(crate) fn redirects_copy_text(batch: &[RedirectEvent]) -> Vec<u8> {
             .text(visitor.agent.browser.as_bytes())
             .text(visitor.agent.os.as_bytes())
             .text(visitor.agent.device.as_str().as_bytes())
-            .text(if visitor.agent.bot { b"t" } else { b"f" });
+            .text(if visitor.agent.bot { b"t" } else { b"f" })
+            .text_opt(visitor.country.as_deref().map(str::as_bytes));
         copy.end_row();
     }
     copy.into_bytes()
@@ -243,14 +218,18 @@ impl Store {
         })
     }
 
-    /// Appends a batch of redirect events (a COPY on PostgreSQL, the
-    /// JSON-array insert on SQLite) and merges their roll-ups, in one commit.
+    /// Appends a batch of redirect events (a COPY on PostgreSQL, multi-row
+    /// inserts on SQLite) and merges their roll-ups, in one commit.
     #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
     pub async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
         let _db = stage_timer(Stage::Db);
         if batch.is_empty() {
             return Ok(());
         }
+        let rollup = {
+            let known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
+            Rollup::of(batch, &known)
+        };
         match &self.engine {
             Engine::Postgres(db) => {
                 let mut tx = db.begin_write().await?;
@@ -258,19 +237,19 @@ impl Store {
                 let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
                 copy.send(redirects_copy_text(batch)).await?;
                 copy.finish().await?;
-                rollups::merge_pg(&mut tx, &Rollup::of(batch)).await?;
+                rollup_merge::merge_pg(&mut tx, &rollup).await?;
                 tx.commit().await?;
             }
             Engine::Sqlite(db) => {
                 let mut tx = db.begin_write().await?;
-                sqlx::query(SQLITE_INSERT_REDIRECT_BATCH)
-                    .bind(batch_json(batch))
-                    .execute(&mut *tx)
-                    .await?;
-                rollups::merge_sqlite(&mut tx, &Rollup::of(batch)).await?;
+                sqlite_redirects::insert(&mut tx, batch).await?;
+                rollup_merge::merge_sqlite(&mut tx, &rollup).await?;
                 tx.commit().await?;
             }
         }
+        let yesterday = crate::domain::now_utc().date() - chrono::Days::new(1);
+        let mut known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
+        known.remember(rollup.seen, yesterday);
         Ok(())
     }
 }
@@ -281,7 +260,7 @@ mod tests {
     use chrono::NaiveDate;
 
     #[test]
-    fn a_redirect_batch_is_one_json_array_of_ten_element_rows() {
+    fn a_redirect_is_one_copy_row_with_its_report_columns() {
         let at = NaiveDate::from_ymd_opt(2025, 9, 19)
             .and_then(|d| d.and_hms_opt(22, 25, 5))
             .unwrap();
@@ -295,6 +274,7 @@ mod tests {
             visitor: crate::domain::Visitor {
                 id: 99,
                 referrer_host: Some("t.co".into()),
+                country: Some("DE".into()),
                 agent: std::sync::Arc::new(crate::domain::Agent {
                     browser: "Other".into(),
                     os: "Linux".into(),
@@ -304,8 +284,9 @@ mod tests {
             },
         };
         assert_eq!(
-            batch_json(&[event]),
-            r#"[[7,2,"2025-09-19 22:25:05",{"short_code":"abc","user_agent":"curl/8"},99,"t.co","Other","Linux","other",false]]"#
+            String::from_utf8(redirects_copy_text(&[event])).unwrap(),
+            "7\t2\tredirect\t2025-09-19 22:25:05\t{\"short_code\":\"abc\",\"user_agent\":\"curl/8\"}\
+             \t99\tt.co\tOther\tLinux\tother\tf\tDE\n"
         );
     }
 }

@@ -19,8 +19,11 @@ mod import;
 mod keys;
 mod partitions;
 mod query;
+mod rollup_merge;
+mod rollup_rebuild;
 mod rollups;
 mod rows;
+mod sqlite_redirects;
 mod stats;
 mod urls;
 mod users;
@@ -65,6 +68,8 @@ pub struct Store {
     engine: Engine,
     /// Where fresh short codes come from (a fixed sequence in some tests).
     codes: CodeSource,
+    /// Visitors this process saw counted (only the event writer uses it).
+    seen_visitors: std::sync::Mutex<rollups::SeenVisitors>,
 }
 
 /// A connection pool's state, for `/metrics`.
@@ -99,6 +104,7 @@ impl Store {
             _ => Engine::Sqlite(engine::connect_sqlite(database_url, max_connections).await?),
         };
         Ok(Self {
+            seen_visitors: std::sync::Mutex::default(),
             engine,
             codes: CodeSource::random(),
         })

@@ -212,6 +212,7 @@ impl Store {
                 Some(1) => &mut stats.browsers,
                 Some(2) => &mut stats.operating_systems,
                 Some(3) => &mut stats.devices,
+                Some(4) => &mut stats.countries,
                 _ => continue,
             };
             list.push(Tally { value, redirects });

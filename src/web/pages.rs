@@ -175,6 +175,9 @@ pub fn link(
             (tallies("Browsers", &stats.browsers))
             (tallies("Operating systems", &stats.operating_systems))
             (tallies("Devices", &stats.devices))
+            @if !stats.countries.is_empty() {
+                (tallies("Countries", &stats.countries))
+            }
         }
         h2 { "Edit" }
         form method="post" action={ "/web/links/" (id) } class="card" {

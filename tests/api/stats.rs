@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use kurz_testkit::for_each_engine;
-use kurz_testkit::{assert_error, eventually, spawn_app_with, test_settings, Engine, TestApp};
+use kurz_testkit::{
+    assert_error, country_db, eventually, spawn_app_with, test_settings, Engine, TestApp,
+};
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
@@ -183,10 +185,19 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
     assert_eq!(user.json["user_id"], json!(uid));
     assert_eq!(user.json["bot_redirects"], json!(3));
 
+    let reversed = app
+        .get(&format!(
+            "/urls/{id}/stats?from=2026-02-01T00:00:00&to=2026-01-01T00:00:00"
+        ))
+        .await;
+    assert_eq!(
+        (reversed.status.as_u16(), reversed.json["redirects"].as_i64()),
+        (200, Some(0))
+    );
     for bad in [
         "granularity=week",
         "from=yesterday",
-        "from=2026-02-01T00:00:00&to=2026-01-01T00:00:00",
+        "to=2026-02-30T00:00:00Z",
     ] {
         assert_error(&app.get(&format!("/urls/{id}/stats?{bad}")).await, 400);
     }
@@ -194,4 +205,45 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
     assert_error(&app.get("/users/999999/stats").await, 404);
 }
 
-for_each_engine!(reports_count_people_not_bots_and_head_counts_nothing);
+async fn countries_come_from_a_maxmind_database_when_one_is_configured(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("countries.mmdb");
+    let networks = [
+        ("203.0.113.0".parse().unwrap(), 24, "DE"),
+        ("198.51.100.0".parse().unwrap(), 24, "FR"),
+    ];
+    std::fs::write(&db_path, country_db(&networks)).unwrap();
+    let (mut settings, db) = test_settings(engine).await;
+    settings.trusted_proxies = vec!["127.0.0.1".into()];
+    settings.geoip_db = Some(db_path);
+    let app = spawn_app_with(settings, db).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let url = app.create_url(uid, "https://example.com").await;
+    let (id, code) = (
+        url["id"].as_i64().unwrap(),
+        url["short_code"].as_str().unwrap(),
+    );
+    for ip in ["203.0.113.5", "203.0.113.77", "198.51.100.1", "192.0.2.1"] {
+        follow(&app, code, CHROME, ip, None, false).await;
+    }
+    let counted = eventually(Duration::from_secs(2), || async {
+        app.get(&format!("/urls/{id}/stats")).await.json["redirects"] == json!(4)
+    })
+    .await;
+    assert!(counted);
+    let report = app.get(&format!("/urls/{id}/stats")).await;
+    assert_eq!(
+        tallies(&report.json, "countries"),
+        [("DE".into(), 2), ("FR".into(), 1)]
+    );
+    let events = app.events(&format!("url_id={id}")).await;
+    assert!(
+        !events.iter().any(|e| e.to_string().contains("203.0.113")),
+        "no address is kept"
+    );
+}
+
+for_each_engine!(
+    reports_count_people_not_bots_and_head_counts_nothing,
+    countries_come_from_a_maxmind_database_when_one_is_configured,
+);

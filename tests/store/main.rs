@@ -220,6 +220,7 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
             visitor: kurz::domain::Visitor {
                 id: i,
                 referrer_host: None,
+                country: None,
                 agent: std::sync::Arc::new(kurz::domain::Agent {
                     browser: "Other".into(),
                     os: "Other".into(),

@@ -25,10 +25,11 @@ type Row = (
     Option<String>,
     Option<String>,
     Option<bool>,
+    Option<String>,
 );
 
 const SCAN: &str =
-    "SELECT timestamp, visitor, referrer_host, browser, os, device, bot FROM events \
+    "SELECT timestamp, visitor, referrer_host, browser, os, device, bot, country FROM events \
      WHERE url_id = $1 AND event_type = 'redirect'";
 
 /// The rows of the event log itself.
@@ -54,9 +55,9 @@ async fn scan(url: &str, url_id: i64) -> Vec<Row> {
 fn report_of(rows: &[Row], from: NaiveDateTime, to: NaiveDateTime) -> Stats {
     let mut stats = Stats::default();
     let mut visitors = BTreeSet::new();
-    let mut facets: [HashMap<String, i64>; 4] = Default::default();
+    let mut facets: [HashMap<String, i64>; 5] = Default::default();
     let mut series: BTreeMap<NaiveDateTime, i64> = BTreeMap::new();
-    for (at, visitor, referrer, browser, os, device, bot) in rows {
+    for (at, visitor, referrer, browser, os, device, bot, country) in rows {
         if *at < from || *at > to {
             continue;
         }
@@ -80,6 +81,9 @@ fn report_of(rows: &[Row], from: NaiveDateTime, to: NaiveDateTime) -> Stats {
         for (facet, value) in facets.iter_mut().zip(values) {
             *facet.entry(value).or_default() += 1;
         }
+        if let Some(country) = country {
+            *facets[4].entry(country.clone()).or_default() += 1;
+        }
     }
     stats.unique_visitors = visitors.len() as i64;
     stats.series = series
@@ -102,6 +106,7 @@ fn report_of(rows: &[Row], from: NaiveDateTime, to: NaiveDateTime) -> Stats {
     stats.browsers = top(&facets[1]);
     stats.operating_systems = top(&facets[2]);
     stats.devices = top(&facets[3]);
+    stats.countries = top(&facets[4]);
     stats
 }
 
@@ -160,6 +165,8 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
                     visitor: Visitor {
                         id: rng.random_range(0..40),
                         referrer_host: referrers[rng.random_range(0..referrers.len())]
+                            .map(Into::into),
+                        country: [None, Some("DE"), Some("FR")][rng.random_range(0..3)]
                             .map(Into::into),
                         agent: agents[rng.random_range(0..agents.len())].clone(),
                     },
@@ -227,4 +234,5 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
         (scanned.redirects, scanned.bot_redirects)
     );
     assert_eq!(both.browsers, scanned.browsers);
+    assert_eq!(both.countries, scanned.countries);
 }

@@ -9,6 +9,7 @@
 //! - `process`: the real binary as a child process.
 //! - `misc`: free ports, unique names, seed data.
 //! - `browser`: headless Chromium over WebDriver, for the web page.
+//! - `mmdb`: a small MaxMind-format country database, written for a test.
 
 mod app;
 mod browser;
@@ -17,6 +18,7 @@ mod faults;
 mod http;
 mod metrics;
 mod misc;
+mod mmdb;
 mod postgres;
 mod process;
 mod redis;
@@ -28,6 +30,7 @@ pub use faults::*;
 pub use http::*;
 pub use metrics::*;
 pub use misc::*;
+pub use mmdb::country_db;
 pub use postgres::*;
 pub use process::*;
 pub use redis::*;
