@@ -61,6 +61,18 @@ async fn checked(state: &AppState, headers: &HeaderMap, token: &str) -> Result<S
         .ok_or_else(|| Redirect::to("/").into_response())
 }
 
+/// The session and the link id of a form about one link.
+async fn checked_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    id: i64,
+) -> Result<(Session, Id), Response> {
+    let session = checked(state, headers, token).await?;
+    let id = Id::new(id).ok_or_else(|| refused(state, "There is no such link."))?;
+    Ok((session, id))
+}
+
 /// A datetime-local value (`YYYY-MM-DDTHH:MM`, seconds optional), UTC.
 fn expiry_field(raw: &str) -> Result<Option<chrono::NaiveDateTime>, String> {
     let raw = raw.trim();
@@ -225,12 +237,9 @@ pub async fn update_link(
     Path(id): Path<i64>,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let session = match checked(&state, &headers, &form.csrf).await {
-        Ok(session) => session,
+    let (session, id) = match checked_link(&state, &headers, &form.csrf, id).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    let Some(id) = Id::new(id) else {
-        return refused(&state, "There is no such link.");
     };
     let parsed = (|| {
         let title = match form.title.as_deref().map(str::trim) {
@@ -263,12 +272,9 @@ pub async fn delete_link(
     Path(id): Path<i64>,
     Form(form): Form<TokenOnly>,
 ) -> Response {
-    let session = match checked(&state, &headers, &form.csrf).await {
-        Ok(session) => session,
+    let (session, id) = match checked_link(&state, &headers, &form.csrf, id).await {
+        Ok(found) => found,
         Err(response) => return response,
-    };
-    let Some(id) = Id::new(id) else {
-        return refused(&state, "There is no such link.");
     };
     match state.service.delete_url(session.caller, id).await {
         Ok(()) => Redirect::to("/?done=deleted").into_response(),

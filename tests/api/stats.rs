@@ -191,7 +191,10 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
         ))
         .await;
     assert_eq!(
-        (reversed.status.as_u16(), reversed.json["redirects"].as_i64()),
+        (
+            reversed.status.as_u16(),
+            reversed.json["redirects"].as_i64()
+        ),
         (200, Some(0))
     );
     for bad in [
