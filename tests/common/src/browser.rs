@@ -101,20 +101,32 @@ impl Browser {
             .to_owned()
     }
 
+    /// The first element matching `css`, waiting up to 5 s for it to
+    /// appear (a page may still be loading after a click on a busy machine).
     async fn element(&self, css: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        found
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no element {css}"))
-            .to_owned()
+        let query = json!({"using": "css selector", "value": css});
+        for _ in 0..50 {
+            let answer: Value = self
+                .http
+                .post(format!("{}/element", self.session))
+                .json(&query)
+                .send()
+                .await
+                .expect("WebDriver answers")
+                .json()
+                .await
+                .expect("WebDriver JSON");
+            let id = answer["value"]
+                .as_object()
+                .filter(|o| !o.contains_key("error"))
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str);
+            if let Some(id) = id {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element {css} within 5 s");
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
@@ -150,6 +162,28 @@ impl Browser {
             .call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
             .await;
         text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Whether the text at `css` becomes `want` within 5 s: after a click
+    /// the old page may still be the one answering for a moment.
+    pub async fn shows(&self, css: &str, want: &str) -> bool {
+        for _ in 0..50 {
+            let id = self.element(css).await;
+            let answer: Value = self
+                .http
+                .get(format!("{}/element/{id}/text", self.session))
+                .send()
+                .await
+                .expect("WebDriver answers")
+                .json()
+                .await
+                .expect("WebDriver JSON");
+            if answer["value"].as_str() == Some(want) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
