@@ -28,14 +28,18 @@ const AGENT_CACHE_ENTRIES: u64 = 4_096;
 pub struct Analytics {
     parser: Parser,
     agents: moka::sync::Cache<Box<str>, Arc<Agent>>,
+    /// The reading of a request without a user agent, made once.
+    no_agent: Arc<Agent>,
     salter: Arc<Salter>,
     countries: Option<Arc<Countries>>,
 }
 
 impl Analytics {
     pub fn new(salter: Arc<Salter>, countries: Option<Arc<Countries>>) -> Self {
+        let parser = Parser::new();
         Self {
-            parser: Parser::new(),
+            no_agent: Arc::new(classify(&parser, None)),
+            parser,
             agents: moka::sync::Cache::new(AGENT_CACHE_ENTRIES),
             salter,
             countries,
@@ -59,7 +63,7 @@ impl Analytics {
                     agent
                 }
             },
-            None => Arc::new(classify(&self.parser, None)),
+            None => self.no_agent.clone(),
         };
         Visitor {
             id: self.salter.visitor(now.date(), ip, user_agent),
@@ -117,6 +121,10 @@ mod tests {
         );
         assert!(Arc::ptr_eq(&a.agent, &b.agent));
         assert!(a.agent.bot);
+        let anonymous = analytics.observe(now, None, None, None);
+        let again = analytics.observe(now, None, None, None);
+        assert!(Arc::ptr_eq(&anonymous.agent, &again.agent));
+        assert!(!anonymous.agent.bot);
         assert_eq!(b.referrer_host.as_deref(), Some("t.co"));
         assert_eq!(a.id, b.id);
     }

@@ -70,7 +70,8 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// One WebDriver command; its `value`, which may be an error object.
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", self.session));
         if let Some(body) = body {
             request = request.json(&body);
@@ -82,10 +83,16 @@ impl Browser {
             .json()
             .await
             .expect("WebDriver JSON");
-        if answer["value"].get("error").is_some() {
-            panic!("WebDriver {path}: {}", answer["value"]);
-        }
         answer["value"].clone()
+    }
+
+    /// One WebDriver command that must succeed.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let value = self.send(method, path, body).await;
+        if value.get("error").is_some() {
+            panic!("WebDriver {path}: {value}");
+        }
+        value
     }
 
     pub async fn goto(&self, url: &str) {
@@ -106,17 +113,10 @@ impl Browser {
     async fn element(&self, css: &str) -> String {
         let query = json!({"using": "css selector", "value": css});
         for _ in 0..50 {
-            let answer: Value = self
-                .http
-                .post(format!("{}/element", self.session))
-                .json(&query)
-                .send()
-                .await
-                .expect("WebDriver answers")
-                .json()
-                .await
-                .expect("WebDriver JSON");
-            let id = answer["value"]
+            let found = self
+                .send(reqwest::Method::POST, "/element", Some(query.clone()))
+                .await;
+            let id = found
                 .as_object()
                 .filter(|o| !o.contains_key("error"))
                 .and_then(|o| o.values().next())
@@ -169,16 +169,10 @@ impl Browser {
     pub async fn shows(&self, css: &str, want: &str) -> bool {
         for _ in 0..50 {
             let id = self.element(css).await;
-            let answer: Value = self
-                .http
-                .get(format!("{}/element/{id}/text", self.session))
-                .send()
-                .await
-                .expect("WebDriver answers")
-                .json()
-                .await
-                .expect("WebDriver JSON");
-            if answer["value"].as_str() == Some(want) {
+            let text = self
+                .send(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+                .await;
+            if text.as_str() == Some(want) {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
