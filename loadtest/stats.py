@@ -9,7 +9,8 @@ a throwaway server in loadtest/.stats/), with a realistic spread of
 referrers, browsers, systems, devices, bots (5%) and 200,000 visitors. Then
 `kurz rebuild-stats` rolls the log up (timed), one replica serves, and wrk
 asks for the link's report (daily series, whole life), its hourly report
-for the last 30 days, and the user's report, 16 connections, 10 s each.
+for the last 30 days, and the user's report, 10 s each, with one
+connection (a report's own latency) and with 16 (the replica saturated).
 Result: loadtest/results/stats.md.
 """
 
@@ -27,6 +28,7 @@ import scale
 STATE = b.ROOT / "loadtest" / ".stats"
 PG_PORT = 18542
 PORT = 19003
+CONNS = [1, 16]
 URL = f"http://127.0.0.1:{PORT}"
 
 # Value lists the generated events cycle through (coprime lengths, so the
@@ -120,8 +122,10 @@ def run(engine, events, duration):
                            ("link, hourly, 30 days", f"/urls/1/stats?granularity=hour&from={month_ago}"),
                            ("user, daily, whole life", "/users/1/stats")]:
             b.run_wrk(URL, 4, 2, "path.lua", [path])
-            row = b.measure(name, URL, 16, duration, "path.lua", [path], {"kurz": [proc.pid]})
-            rows.append(row)
+            for conns in CONNS:
+                row = b.measure(f"{name}, {conns} conn", URL, conns, duration, "path.lua", [path],
+                                {"kurz": [proc.pid]})
+                rows.append(row)
         with __import__("urllib.request").request.urlopen(f"{URL}/urls/1/stats") as r:
             report = __import__("json").loads(r.read())
     finally:
@@ -158,8 +162,8 @@ def main():
     b.sh("cargo", "build", "--release", "--quiet", "--bin", "kurz")
     engines = ["sqlite", "postgres"] if args.engine == "both" else [args.engine]
     results = [run(e, args.events, args.duration) for e in engines]
-    report = (f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores; wrk -t2 -c16, "
-              f"{args.duration}s per report.\n\n" + table(results))
+    report = (f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores ({b.KURZ}); "
+              f"wrk with 1 and 16 connections, {args.duration}s per report.\n\n" + table(results))
     b.RESULTS.mkdir(parents=True, exist_ok=True)
     (b.RESULTS / "stats.md").write_text(report)
     print()

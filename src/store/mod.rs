@@ -19,6 +19,7 @@ mod import;
 mod keys;
 mod partitions;
 mod query;
+mod report_tiers;
 mod rollup_merge;
 mod rollup_rebuild;
 mod rollups;

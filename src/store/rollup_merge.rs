@@ -1,39 +1,87 @@
 //! Merging one batch's `Rollup` into the roll-up tables, inside the
-//! batch's transaction: four statements, each taking all its rows at once.
+//! batch's transaction: six statements, each taking all its rows at once.
 //! PostgreSQL gets them as typed arrays (`UNNEST`: binary, nothing to
 //! parse); SQLite, which has no arrays, as one JSON array of positional
 //! rows. Every statement adds to what is stored (`ON CONFLICT … DO
 //! UPDATE`), so batches of several replicas merge in any order.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use super::rollups::Rollup;
 use super::StoreResult;
 
-/// `link_facets` columns: url_id, facet, day, value, redirects.
-type FacetColumns = (
+/// `link_facets` (`link_month_facets`) columns: url_id, day (month),
+/// facet, value, redirects.
+type FacetColumns<'a> = (
     Vec<i64>,
-    Vec<&'static str>,
     Vec<NaiveDate>,
-    Vec<String>,
+    Vec<&'static str>,
+    Vec<&'a str>,
     Vec<i64>,
 );
+
+/// Counts per link and day (month), summed from the batch's hours (days).
+type DayCounts = BTreeMap<(i64, NaiveDate), (i64, i64)>;
+type MonthFacets<'a> = BTreeMap<(i64, NaiveDate, &'static str, &'a str), i64>;
 
 /// A `link_daily` row: url_id, day, new visitors, first and last redirect.
 type DailyRow = (i64, NaiveDate, i64, NaiveDateTime, NaiveDateTime);
 
 /// The columns of each table, as parallel vectors.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     hourly: (Vec<i64>, Vec<NaiveDateTime>, Vec<i64>, Vec<i64>),
-    facets: FacetColumns,
+    days: (Vec<i64>, Vec<NaiveDate>, Vec<i64>, Vec<i64>),
+    facets: FacetColumns<'a>,
+    months: FacetColumns<'a>,
     seen: (Vec<i64>, Vec<NaiveDate>, Vec<i64>),
 }
 
+fn push_facet<'a>(
+    columns: &mut FacetColumns<'a>,
+    (url_id, day, facet, value): (i64, NaiveDate, &'static str, &'a str),
+    n: i64,
+) {
+    columns.0.push(url_id);
+    columns.1.push(day);
+    columns.2.push(facet);
+    columns.3.push(value);
+    columns.4.push(n);
+}
+
+/// The first day of `day`'s month.
+fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
 impl Rollup {
-    fn columns(&self) -> Columns {
+    /// The batch's counts per link and day.
+    fn day_counts(&self) -> DayCounts {
+        let mut days = DayCounts::new();
+        for ((url_id, hour), (humans, bots)) in &self.hourly {
+            let counts = days.entry((*url_id, hour.date())).or_default();
+            counts.0 += humans;
+            counts.1 += bots;
+        }
+        days
+    }
+
+    /// The batch's breakdowns per link and month.
+    fn month_facets(&self) -> MonthFacets<'_> {
+        let mut months = MonthFacets::new();
+        for ((url_id, day, facet, value), n) in &self.facets {
+            *months
+                .entry((*url_id, month_of(*day), facet, value.as_str()))
+                .or_default() += n;
+        }
+        months
+    }
+
+    fn columns(&self) -> Columns<'_> {
         let mut c = Columns::default();
         for ((url_id, hour), (humans, bots)) in &self.hourly {
             c.hourly.0.push(*url_id);
@@ -41,12 +89,17 @@ impl Rollup {
             c.hourly.2.push(*humans);
             c.hourly.3.push(*bots);
         }
-        for ((url_id, facet, day, value), n) in &self.facets {
-            c.facets.0.push(*url_id);
-            c.facets.1.push(facet);
-            c.facets.2.push(*day);
-            c.facets.3.push(value.clone());
-            c.facets.4.push(*n);
+        for ((url_id, day), (humans, bots)) in self.day_counts() {
+            c.days.0.push(url_id);
+            c.days.1.push(day);
+            c.days.2.push(humans);
+            c.days.3.push(bots);
+        }
+        for ((url_id, day, facet, value), n) in &self.facets {
+            push_facet(&mut c.facets, (*url_id, *day, facet, value), *n);
+        }
+        for (key, n) in self.month_facets() {
+            push_facet(&mut c.months, key, n);
         }
         for (url_id, day, visitor) in &self.seen {
             c.seen.0.push(*url_id);
@@ -59,7 +112,7 @@ impl Rollup {
     /// The daily rows `(url_id, day, new visitors, first, last)`, given
     /// which visitors the store had not seen.
     fn daily_rows(&self, fresh: &[(i64, NaiveDate)]) -> Vec<DailyRow> {
-        let mut new_visitors = std::collections::BTreeMap::<(i64, NaiveDate), i64>::new();
+        let mut new_visitors = BTreeMap::<(i64, NaiveDate), i64>::new();
         for key in fresh {
             *new_visitors.entry(*key).or_default() += 1;
         }
@@ -77,9 +130,16 @@ const PG_HOURLY: &str = "INSERT INTO link_hourly (url_id, hour, redirects, bot_r
      SELECT * FROM UNNEST($1::BIGINT[], $2::TIMESTAMP[], $3::BIGINT[], $4::BIGINT[]) \
      ON CONFLICT (url_id, hour) DO UPDATE SET redirects = link_hourly.redirects + excluded.redirects, \
        bot_redirects = link_hourly.bot_redirects + excluded.bot_redirects";
-const PG_FACETS: &str = "INSERT INTO link_facets (url_id, facet, day, value, redirects) \
-     SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::DATE[], $4::TEXT[], $5::BIGINT[]) \
-     ON CONFLICT (url_id, facet, day, value) DO UPDATE SET redirects = link_facets.redirects + excluded.redirects";
+const PG_DAYS: &str = "INSERT INTO link_day_counts (url_id, day, redirects, bot_redirects) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::DATE[], $3::BIGINT[], $4::BIGINT[]) \
+     ON CONFLICT (url_id, day) DO UPDATE SET redirects = link_day_counts.redirects + excluded.redirects, \
+       bot_redirects = link_day_counts.bot_redirects + excluded.bot_redirects";
+const PG_FACETS: &str = "INSERT INTO link_facets (url_id, day, facet, value, redirects) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::DATE[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) \
+     ON CONFLICT (url_id, day, facet, value) DO UPDATE SET redirects = link_facets.redirects + excluded.redirects";
+const PG_MONTHS: &str = "INSERT INTO link_month_facets (url_id, month, facet, value, redirects) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::DATE[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) \
+     ON CONFLICT (url_id, month, facet, value) DO UPDATE SET redirects = link_month_facets.redirects + excluded.redirects";
 const PG_SEEN: &str = "INSERT INTO link_visitors_seen (url_id, day, visitor) \
      SELECT * FROM UNNEST($1::BIGINT[], $2::DATE[], $3::BIGINT[]) \
      ON CONFLICT DO NOTHING RETURNING url_id, day";
@@ -96,7 +156,9 @@ pub(crate) async fn merge_pg(
 ) -> StoreResult<()> {
     let Columns {
         hourly,
+        days,
         facets,
+        months,
         seen,
     } = rollup.columns();
     sqlx::query(PG_HOURLY)
@@ -106,17 +168,26 @@ pub(crate) async fn merge_pg(
         .bind(hourly.3)
         .execute(&mut **tx)
         .await?;
+    sqlx::query(PG_DAYS)
+        .bind(days.0)
+        .bind(days.1)
+        .bind(days.2)
+        .bind(days.3)
+        .execute(&mut **tx)
+        .await?;
     if rollup.daily.is_empty() {
         return Ok(());
     }
-    sqlx::query(PG_FACETS)
-        .bind(facets.0)
-        .bind(facets.1)
-        .bind(facets.2)
-        .bind(facets.3)
-        .bind(facets.4)
-        .execute(&mut **tx)
-        .await?;
+    for (sql, facets) in [(PG_FACETS, facets), (PG_MONTHS, months)] {
+        sqlx::query(sql)
+            .bind(facets.0)
+            .bind(facets.1)
+            .bind(facets.2)
+            .bind(facets.3)
+            .bind(facets.4)
+            .execute(&mut **tx)
+            .await?;
+    }
     let fresh: Vec<(i64, NaiveDate)> = if seen.0.is_empty() {
         Vec::new()
     } else {
@@ -150,9 +221,16 @@ const SQLITE_HOURLY: &str = "INSERT INTO link_hourly (url_id, hour, redirects, b
      SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) WHERE true \
      ON CONFLICT (url_id, hour) DO UPDATE SET redirects = redirects + excluded.redirects, \
        bot_redirects = bot_redirects + excluded.bot_redirects";
-const SQLITE_FACETS: &str = "INSERT INTO link_facets (url_id, facet, day, value, redirects) \
+const SQLITE_DAYS: &str = "INSERT INTO link_day_counts (url_id, day, redirects, bot_redirects) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) WHERE true \
+     ON CONFLICT (url_id, day) DO UPDATE SET redirects = redirects + excluded.redirects, \
+       bot_redirects = bot_redirects + excluded.bot_redirects";
+const SQLITE_FACETS: &str = "INSERT INTO link_facets (url_id, day, facet, value, redirects) \
      SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
-     ON CONFLICT (url_id, facet, day, value) DO UPDATE SET redirects = redirects + excluded.redirects";
+     ON CONFLICT (url_id, day, facet, value) DO UPDATE SET redirects = redirects + excluded.redirects";
+const SQLITE_MONTHS: &str = "INSERT INTO link_month_facets (url_id, month, facet, value, redirects) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
+     ON CONFLICT (url_id, month, facet, value) DO UPDATE SET redirects = redirects + excluded.redirects";
 const SQLITE_SEEN: &str = "INSERT INTO link_visitors_seen (url_id, day, visitor) \
      SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1) WHERE true \
      ON CONFLICT DO NOTHING RETURNING url_id, day";
@@ -193,22 +271,36 @@ pub(crate) async fn merge_sqlite(
         .iter()
         .map(|((url_id, hour), (humans, bots))| (url_id, Moment(*hour), humans, bots))
         .collect();
-    sqlx::query(SQLITE_HOURLY)
-        .bind(json_rows(&hourly))
-        .execute(&mut **tx)
-        .await?;
+    let days: Vec<_> = rollup
+        .day_counts()
+        .into_iter()
+        .map(|((url_id, day), (humans, bots))| (url_id, Day(day), humans, bots))
+        .collect();
+    for (sql, rows) in [
+        (SQLITE_HOURLY, json_rows(&hourly)),
+        (SQLITE_DAYS, json_rows(&days)),
+    ] {
+        sqlx::query(sql).bind(rows).execute(&mut **tx).await?;
+    }
     if rollup.daily.is_empty() {
         return Ok(());
     }
     let facets: Vec<_> = rollup
         .facets
         .iter()
-        .map(|((url_id, facet, day, value), n)| (url_id, facet, Day(*day), value, n))
+        .map(|((url_id, day, facet, value), n)| (url_id, Day(*day), facet, value, n))
         .collect();
-    sqlx::query(SQLITE_FACETS)
-        .bind(json_rows(&facets))
-        .execute(&mut **tx)
-        .await?;
+    let months: Vec<_> = rollup
+        .month_facets()
+        .into_iter()
+        .map(|((url_id, month, facet, value), n)| (url_id, Day(month), facet, value, n))
+        .collect();
+    for (sql, rows) in [
+        (SQLITE_FACETS, json_rows(&facets)),
+        (SQLITE_MONTHS, json_rows(&months)),
+    ] {
+        sqlx::query(sql).bind(rows).execute(&mut **tx).await?;
+    }
     let fresh: Vec<(i64, NaiveDate)> = if rollup.seen.is_empty() {
         Vec::new()
     } else {

@@ -5,8 +5,10 @@ use super::StoreResult;
 
 /// What `Store::rebuild_rollups` runs, in one transaction, per engine.
 const PG_REBUILD: &[&str] = &[
-    "LOCK TABLE link_hourly, link_facets, link_daily, link_visitors_seen IN EXCLUSIVE MODE",
-    "TRUNCATE link_hourly, link_facets, link_daily, link_visitors_seen",
+    "LOCK TABLE link_hourly, link_day_counts, link_facets, link_month_facets, link_daily, \
+     link_visitors_seen IN EXCLUSIVE MODE",
+    "TRUNCATE link_hourly, link_day_counts, link_facets, link_month_facets, link_daily, \
+     link_visitors_seen",
     "INSERT INTO link_hourly (url_id, hour, redirects, bot_redirects) \
      SELECT url_id, date_trunc('hour', timestamp), count(*) FILTER (WHERE bot IS NOT TRUE), \
             count(*) FILTER (WHERE bot) \
@@ -18,6 +20,11 @@ const PG_REBUILD: &[&str] = &[
          ('device', COALESCE(device, 'other')), ('country', country)) AS f(facet, value) \
      WHERE event_type = 'redirect' AND url_id IS NOT NULL AND bot IS NOT TRUE AND f.value IS NOT NULL \
      GROUP BY 1, 2, 3, 4",
+    "INSERT INTO link_day_counts (url_id, day, redirects, bot_redirects) \
+     SELECT url_id, hour::DATE, SUM(redirects), SUM(bot_redirects) FROM link_hourly GROUP BY 1, 2",
+    "INSERT INTO link_month_facets (url_id, month, facet, value, redirects) \
+     SELECT url_id, date_trunc('month', day)::DATE, facet, value, SUM(redirects) \
+     FROM link_facets GROUP BY 1, 2, 3, 4",
     "INSERT INTO link_daily (url_id, day, visitors, first_at, last_at) \
      SELECT url_id, timestamp::date, count(DISTINCT visitor), min(timestamp), max(timestamp) \
      FROM events WHERE event_type = 'redirect' AND url_id IS NOT NULL AND bot IS NOT TRUE GROUP BY 1, 2",
@@ -25,11 +32,16 @@ const PG_REBUILD: &[&str] = &[
      SELECT DISTINCT url_id, timestamp::date, visitor FROM events \
      WHERE event_type = 'redirect' AND url_id IS NOT NULL AND bot IS NOT TRUE AND visitor IS NOT NULL \
        AND timestamp >= current_date - 1",
+    // Fresh tables have no statistics: without them the planner guesses.
+    "ANALYZE link_hourly, link_day_counts, link_facets, link_month_facets, link_daily, \
+     link_visitors_seen",
 ];
 
 const SQLITE_REBUILD: &[&str] = &[
     "DELETE FROM link_hourly",
+    "DELETE FROM link_day_counts",
     "DELETE FROM link_facets",
+    "DELETE FROM link_month_facets",
     "DELETE FROM link_daily",
     "DELETE FROM link_visitors_seen",
     "INSERT INTO link_hourly (url_id, hour, redirects, bot_redirects) \
@@ -48,6 +60,12 @@ const SQLITE_REBUILD: &[&str] = &[
          WHERE event_type = 'redirect' AND url_id IS NOT NULL AND bot IS NOT 1 \
        UNION ALL SELECT url_id, 'country', substr(timestamp, 1, 10), country FROM events \
          WHERE event_type = 'redirect' AND url_id IS NOT NULL AND bot IS NOT 1 AND country IS NOT NULL) \
+     GROUP BY 1, 2, 3, 4",
+    "INSERT INTO link_day_counts (url_id, day, redirects, bot_redirects) \
+     SELECT url_id, substr(hour, 1, 10), SUM(redirects), SUM(bot_redirects) FROM link_hourly \
+     GROUP BY 1, 2",
+    "INSERT INTO link_month_facets (url_id, month, facet, value, redirects) \
+     SELECT url_id, substr(day, 1, 7) || '-01', facet, value, SUM(redirects) FROM link_facets \
      GROUP BY 1, 2, 3, 4",
     "INSERT INTO link_daily (url_id, day, visitors, first_at, last_at) \
      SELECT url_id, substr(timestamp, 1, 10), count(DISTINCT visitor), min(timestamp), max(timestamp) \

@@ -1,11 +1,13 @@
 //! The roll-ups behind link reports, kept by the event writer: each batch
-//! of redirects is summed in memory (`Rollup::of`) and merged into four
+//! of redirects is summed in memory (`Rollup::of`) and merged into six
 //! tables in the batch's own transaction, so a report never disagrees with
 //! the event log it summarises.
 //!
-//! - `link_hourly`: redirects and bot redirects per link and hour;
-//! - `link_facets`: human redirects per link, day and referrer host,
-//!   browser, OS, device class or country;
+//! - `link_hourly`, and `link_day_counts` coarser: redirects and bot
+//!   redirects per link and hour (day);
+//! - `link_facets`, and `link_month_facets` coarser: human redirects per
+//!   link, day (month) and referrer host, browser, OS, device class or
+//!   country;
 //! - `link_daily`: distinct visitors, first and last human redirect per
 //!   link and day;
 //! - `link_visitors_seen`: who was already counted that day (a visitor
@@ -38,7 +40,7 @@ pub(super) struct Span {
 #[derive(Debug, Default)]
 pub(crate) struct Rollup {
     pub(super) hourly: BTreeMap<(i64, NaiveDateTime), (i64, i64)>,
-    pub(super) facets: BTreeMap<(i64, &'static str, NaiveDate, String), i64>,
+    pub(super) facets: BTreeMap<(i64, NaiveDate, &'static str, String), i64>,
     pub(super) daily: BTreeMap<(i64, NaiveDate), Span>,
     /// Visitors the store may not have counted yet (see `SeenVisitors`).
     pub(super) seen: BTreeSet<(i64, NaiveDate, i64)>,
@@ -77,7 +79,7 @@ impl Rollup {
                 let Some(value) = value else { continue };
                 *rollup
                     .facets
-                    .entry((event.url_id, facet, day, value.to_owned()))
+                    .entry((event.url_id, day, facet, value.to_owned()))
                     .or_default() += 1;
             }
             rollup

@@ -1,21 +1,25 @@
-//! Reading reports from the roll-ups (`rollups`): four small queries on one
-//! read connection, each bounded by the link's (or user's links') key, so
-//! a report costs the same for ten redirects or ten million.
+//! Reading reports from the roll-ups (`rollups`): three small queries on
+//! one read connection, each bounded by the link's (or user's links') key
+//! and reading the coarsest tier that covers each part of the range
+//! (`report_tiers`), so a report costs the same for ten redirects or ten
+//! million, and a year of them reads a few hundred rows.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 
+use super::report_tiers::{days_and_months, hours_and_days, Span, Tiers};
 use super::rollups::FACETS;
 use super::{Engine, Store, StoreResult};
 use crate::domain::{Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES};
 use crate::telemetry::{stage_timer, Stage};
 
 /// The SQL of one engine: where they differ (types of sums, casts of the
-/// bound bounds, cutting an hour to its day).
+/// bound bounds, cutting an hour to its day, a day as a moment).
 struct Dialect {
     sum: &'static str,
     hour: &'static str,
     day: &'static str,
     day_of_hour: &'static str,
+    start_of_day: &'static str,
 }
 
 const PG: Dialect = Dialect {
@@ -23,6 +27,7 @@ const PG: Dialect = Dialect {
     hour: "$::TIMESTAMP",
     day: "$::DATE",
     day_of_hour: "date_trunc('day', hour)",
+    start_of_day: "day::TIMESTAMP",
 };
 
 const SQLITE: Dialect = Dialect {
@@ -30,6 +35,7 @@ const SQLITE: Dialect = Dialect {
     hour: "$",
     day: "$",
     day_of_hour: "substr(hour, 1, 10) || ' 00:00:00'",
+    start_of_day: "day || ' 00:00:00'",
 };
 
 impl Dialect {
@@ -37,19 +43,24 @@ impl Dialect {
         self.sum.replace("{}", column)
     }
 
-    fn hour(&self, n: u8) -> String {
-        self.hour.replace('$', &format!("${n}"))
+    /// `column` between the bounds `$first` and `$last`, as hours.
+    fn hours(&self, column: &str, first: u8, last: u8) -> String {
+        let at = |n: u8| self.hour.replace('$', &format!("${n}"));
+        format!("{column} >= {} AND {column} <= {}", at(first), at(last))
     }
 
-    fn day(&self, n: u8) -> String {
-        self.day.replace('$', &format!("${n}"))
+    /// `column` between the bounds `$first` and `$last`, as days.
+    fn days(&self, column: &str, first: u8, last: u8) -> String {
+        let at = |n: u8| self.day.replace('$', &format!("${n}"));
+        format!("{column} >= {} AND {column} <= {}", at(first), at(last))
     }
 }
 
-/// The statements of one report; `$1` is the link or user id, `$2`/`$3`
-/// the first and last hour, `$4`/`$5` the first and last day.
+/// The statements of one report. `$1` is the link or user id; the
+/// counts' hours and days are `$2`..`$7` (head hours, whole days, tail
+/// hours), the visitors' days `$8`/`$9`, the breakdowns' days and months
+/// `$10`..`$15` (head days, whole months, tail days).
 struct ReportSql {
-    totals: String,
     daily: String,
     series: String,
     facets: String,
@@ -61,37 +72,50 @@ impl ReportSql {
             StatsScope::Link(_) => "url_id = $1",
             StatsScope::User(_) => "url_id IN (SELECT id FROM urls WHERE user_id = $1)",
         };
-        let hours = format!(
-            "{owner} AND hour >= {} AND hour <= {}",
-            d.hour(2),
-            d.hour(3)
-        );
-        let days = format!("{owner} AND day >= {} AND day <= {}", d.day(4), d.day(5));
         let bucket = match granularity {
             Granularity::Hour => "hour",
             Granularity::Day => d.day_of_hour,
         };
+        let hourly = |first, last| {
+            format!(
+                "SELECT {bucket} AS bucket, redirects, bot_redirects FROM link_hourly \
+                 WHERE {owner} AND {}",
+                d.hours("hour", first, last)
+            )
+        };
+        let facets = |table, column, first, last| {
+            format!(
+                "SELECT facet, value, redirects FROM {table} WHERE {owner} AND {}",
+                d.days(column, first, last)
+            )
+        };
         Self {
-            totals: format!(
-                "SELECT {}, {} FROM link_hourly WHERE {hours}",
-                d.sum("redirects"),
-                d.sum("bot_redirects")
-            ),
             daily: format!(
-                "SELECT {}, MIN(first_at), MAX(last_at) FROM link_daily WHERE {days}",
-                d.sum("visitors")
+                "SELECT {}, MIN(first_at), MAX(last_at) FROM link_daily WHERE {owner} AND {}",
+                d.sum("visitors"),
+                d.days("day", 8, 9)
             ),
             series: format!(
-                "SELECT {bucket} AS bucket, {} FROM link_hourly WHERE {hours} AND redirects > 0 \
+                "SELECT bucket, {}, {} FROM ({} UNION ALL \
+                   SELECT {} AS bucket, redirects, bot_redirects FROM link_day_counts \
+                   WHERE {owner} AND {} UNION ALL {}) parts \
                  GROUP BY bucket ORDER BY bucket",
-                d.sum("redirects")
+                d.sum("redirects"),
+                d.sum("bot_redirects"),
+                hourly(2, 3),
+                d.start_of_day,
+                d.days("day", 4, 5),
+                hourly(6, 7),
             ),
             facets: format!(
                 "SELECT facet, value, n FROM (SELECT facet, value, {} AS n, \
                    ROW_NUMBER() OVER (PARTITION BY facet ORDER BY SUM(redirects) DESC, value) AS place \
-                   FROM link_facets WHERE {days} GROUP BY facet, value) ranked \
+                   FROM ({} UNION ALL {} UNION ALL {}) parts GROUP BY facet, value) ranked \
                  WHERE place <= {TOP_VALUES} ORDER BY facet, n DESC, value",
-                d.sum("redirects")
+                d.sum("redirects"),
+                facets("link_facets", "day", 10, 11),
+                facets("link_month_facets", "month", 12, 13),
+                facets("link_facets", "day", 14, 15),
             ),
         }
     }
@@ -100,23 +124,56 @@ impl ReportSql {
 const EARLIEST: &str = "0001-01-01 00:00:00";
 const LATEST: &str = "9999-12-31 23:59:59";
 
-/// The bounds as text in the roll-ups' own formats (`$2`..`$5`).
-fn bounds(range: &StatsRange) -> [String; 4] {
-    let hour = |at: Option<NaiveDateTime>, open: &str| match at {
-        Some(at) => at.format("%Y-%m-%d %H:00:00").to_string(),
-        None => open.to_owned(),
+fn hour_text(at: &NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:00:00").to_string()
+}
+
+fn day_text(day: &NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// A span's bounds as text; no span binds an empty one (first after last).
+fn span_text<T>(span: Span<T>, text: fn(&T) -> String) -> [String; 2] {
+    match span {
+        Some((first, last)) => [text(&first), text(&last)],
+        None => [LATEST[..10].to_owned(), EARLIEST[..10].to_owned()],
+    }
+}
+
+/// The bound values `$2`..`$15` of a report over `range`.
+fn bounds(range: &StatsRange) -> Vec<String> {
+    let parse = |raw: &str| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok();
+    let (Some(earliest), Some(latest)) = (parse(EARLIEST), parse(LATEST)) else {
+        return Vec::new();
     };
-    let day = |at: Option<NaiveDateTime>, open: &str| match at {
-        Some(at) => at.format("%Y-%m-%d").to_string(),
-        None => open[..10].to_owned(),
+    // The last hour included starts at `to`'s hour.
+    let first_hour = range.from.unwrap_or(earliest);
+    let last_hour = range.to.unwrap_or(latest);
+    let [first_hour, last_hour] = [first_hour, last_hour].map(|at| {
+        at.date()
+            .and_hms_opt(chrono::Timelike::hour(&at), 0, 0)
+            .unwrap_or(at)
+    });
+    let counts = match range.granularity {
+        Granularity::Day => hours_and_days(first_hour, last_hour),
+        // An hourly series needs every hour anyway.
+        Granularity::Hour if first_hour <= last_hour => Tiers::fine_only(first_hour, last_hour),
+        Granularity::Hour => Tiers::none(),
     };
-    [
-        hour(range.from, EARLIEST),
-        // The last hour included starts at `to`'s hour.
-        hour(range.to, LATEST),
-        day(range.from, EARLIEST),
-        day(range.to, LATEST),
-    ]
+    let days = (first_hour <= last_hour).then(|| (first_hour.date(), last_hour.date()));
+    let facets = match days {
+        Some((first, last)) => days_and_months(first, last),
+        None => Tiers::none(),
+    };
+    let mut bound = Vec::with_capacity(14);
+    bound.extend(span_text(counts.head, hour_text));
+    bound.extend(span_text(counts.whole, day_text));
+    bound.extend(span_text(counts.tail, hour_text));
+    bound.extend(span_text(days, day_text));
+    bound.extend(span_text(facets.head, day_text));
+    bound.extend(span_text(facets.whole, day_text));
+    bound.extend(span_text(facets.tail, day_text));
+    bound
 }
 
 type FacetRow = (String, String, i64);
@@ -130,7 +187,7 @@ impl Store {
             Engine::Sqlite(_) => SQLITE.sum("redirects"),
         };
         let sql = format!(
-            "SELECT url_id, {sql} FROM link_hourly \
+            "SELECT url_id, {sql} FROM link_day_counts \
              WHERE url_id IN (SELECT id FROM urls WHERE user_id = $1) GROUP BY url_id"
         );
         let rows = super::on_engine!(self, |db| {
@@ -168,41 +225,40 @@ impl Store {
         let id = match scope {
             StatsScope::Link(id) | StatsScope::User(id) => id,
         };
-        let [from_hour, to_hour, from_day, to_day] = bounds(&range);
+        let bounds = bounds(&range);
         let dialect = match &self.engine {
             Engine::Postgres(_) => &PG,
             Engine::Sqlite(_) => &SQLITE,
         };
         let sql = ReportSql::new(dialect, scope, range.granularity);
-        let (totals, daily, series, facets) = super::on_engine!(self, |db| {
+        let (daily, series, facets) = super::on_engine!(self, |db| {
             let mut conn = db.acquire_read().await?;
             macro_rules! query {
-                ($sql:expr) => {
-                    sqlx::query_as($sql)
-                        .bind(id)
-                        .bind(from_hour.as_str())
-                        .bind(to_hour.as_str())
-                        .bind(from_day.as_str())
-                        .bind(to_day.as_str())
-                };
+                ($sql:expr) => {{
+                    let mut query = sqlx::query_as($sql).bind(id);
+                    for bound in &bounds {
+                        query = query.bind(bound.as_str());
+                    }
+                    query
+                }};
             }
-            let totals: (i64, i64) = query!(&sql.totals).fetch_one(&mut *conn).await?;
             let daily: (i64, Option<NaiveDateTime>, Option<NaiveDateTime>) =
                 query!(&sql.daily).fetch_one(&mut *conn).await?;
-            let series: Vec<(NaiveDateTime, i64)> =
+            let series: Vec<(NaiveDateTime, i64, i64)> =
                 query!(&sql.series).fetch_all(&mut *conn).await?;
             let facets: Vec<FacetRow> = query!(&sql.facets).fetch_all(&mut *conn).await?;
-            (totals, daily, series, facets)
+            (daily, series, facets)
         });
         let mut stats = Stats {
-            redirects: totals.0,
-            bot_redirects: totals.1,
+            redirects: series.iter().map(|(_, humans, _)| humans).sum(),
+            bot_redirects: series.iter().map(|(_, _, bots)| bots).sum(),
             unique_visitors: daily.0,
             first_redirect_at: daily.1,
             last_redirect_at: daily.2,
             series: series
                 .into_iter()
-                .map(|(start, redirects)| Bucket { start, redirects })
+                .filter(|(_, redirects, _)| *redirects > 0)
+                .map(|(start, redirects, _)| Bucket { start, redirects })
                 .collect(),
             ..Stats::default()
         };

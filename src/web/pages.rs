@@ -157,7 +157,7 @@ pub fn link(
         p class="target" { "→ " (url.original_url) }
         div class="grid" {
             figure class="qr" {
-                (PreEscaped(qr_svg))
+                div role="img" aria-label={ "QR code of " (short) } { (PreEscaped(qr_svg)) }
                 figcaption { a href={ "/urls/" (id) "/qr?format=png&size=512" } download={ (url.short_code) ".png" } { "QR code" } }
             }
             dl class="totals" {

@@ -1,7 +1,8 @@
 //! The web page in a real browser (headless Chromium over WebDriver):
 //! sign up, shorten, follow the short link, read its report, edit and
 //! delete it, at desktop and phone sizes, saving a screenshot of each page
-//! (`KURZ_SCREENSHOTS`, default target/screenshots). Then, over plain
+//! (`KURZ_SCREENSHOTS`, default target/screenshots), and auditing each for
+//! accessibility (labels, names, contrast, the keyboard). Then, over plain
 //! HTTP: forms without their CSRF token are refused, the session cookie is
 //! HttpOnly and SameSite=Strict, and with keys on the page asks for a key.
 
@@ -24,6 +25,12 @@ async fn until_text(browser: &Browser, url: &str, css: &str, want: &str) -> bool
     false
 }
 
+/// The page passes the accessibility audit (`Browser::audit`).
+async fn assert_accessible(browser: &Browser, page: &str) {
+    let problems = browser.audit().await;
+    assert!(problems.is_empty(), "{page}: {problems:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_shortens_follows_reads_edits_and_deletes_a_link_in_a_browser() {
     let app = spawn_app(Engine::Sqlite).await;
@@ -32,6 +39,7 @@ async fn a_person_shortens_follows_reads_edits_and_deletes_a_link_in_a_browser()
     browser.goto(&home).await;
     assert_eq!(browser.text("h1").await, "Sign in");
     browser.screenshot("sign-in").await;
+    assert_accessible(&browser, "sign-in").await;
     browser.fill("#username", "ada").await;
     browser.fill("#email", "ada@example.com").await;
     browser.click("form[action='/web/users'] button").await;
@@ -61,6 +69,7 @@ async fn a_person_shortens_follows_reads_edits_and_deletes_a_link_in_a_browser()
     );
     assert!(browser.text("table.tally").await.contains("direct"));
     browser.screenshot("link").await;
+    assert_accessible(&browser, "link").await;
 
     browser.goto(&home).await;
     let listed = browser.text("tbody tr").await;
@@ -69,8 +78,10 @@ async fn a_person_shortens_follows_reads_edits_and_deletes_a_link_in_a_browser()
         "{listed}"
     );
     browser.screenshot("home").await;
+    assert_accessible(&browser, "home").await;
     browser.resize(390, 844).await;
     browser.screenshot("home-phone").await;
+    assert_accessible(&browser, "home-phone").await;
     browser.resize(1200, 1000).await;
 
     browser.goto(&link_page).await;
@@ -194,9 +205,11 @@ async fn with_keys_on_the_page_asks_for_a_users_key_once() {
     let browser = Browser::start().await;
     browser.goto(&app.url("/")).await;
     assert_eq!(browser.text("label[for=key]").await, "Your API key");
+    assert_accessible(&browser, "key sign-in").await;
     browser.fill("#key", "admin-key-of-the-web-test").await;
     browser.click("form button").await;
     assert!(browser.shows("h1", "Something is not right").await);
+    assert_accessible(&browser, "error").await;
     assert!(browser
         .text("main")
         .await

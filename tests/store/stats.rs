@@ -1,13 +1,15 @@
 //! Reports against a scan of the event log: random redirect batches (bots,
-//! referrers, visitors, several days and hours) go through the writer's
-//! path, then every count of `Store::stats` must equal what reading the
-//! events themselves gives, for the whole life and for a one-day range;
-//! and rebuilding the roll-ups from the log changes nothing.
+//! referrers, visitors, ten weeks of days and hours) go through the
+//! writer's path, then every count of `Store::stats` must equal what
+//! reading the events themselves gives, for the whole life, for one day
+//! and for a range that starts and ends inside a day and a month (so every
+//! roll-up tier answers a part); and rebuilding the roll-ups from the log
+//! changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime, Timelike};
 use kurz::domain::{
     now_utc, Agent, Device, Granularity, RedirectEvent, Stats, StatsRange, StatsScope, Visitor,
 };
@@ -51,27 +53,38 @@ async fn scan(url: &str, url_id: i64) -> Vec<Row> {
     }
 }
 
-/// The report a scan of `rows` gives, within `[from, to]` (whole days).
-fn report_of(rows: &[Row], from: NaiveDateTime, to: NaiveDateTime) -> Stats {
+/// The report a scan of `rows` gives over `range`: counts and series
+/// within the hours of its ends, the rest within their days.
+fn report_of(rows: &[Row], range: StatsRange) -> Stats {
+    let from = range.from.map_or(NaiveDateTime::MIN, |at| {
+        at.date().and_hms_opt(at.hour(), 0, 0).unwrap()
+    });
+    let until = range.to.map_or(NaiveDateTime::MAX, |at| {
+        at.date().and_hms_opt(at.hour(), 0, 0).unwrap() + Duration::hours(1)
+    });
+    let (first_day, last_day) = (from.date(), range.to.map_or(NaiveDate::MAX, |at| at.date()));
     let mut stats = Stats::default();
     let mut visitors = BTreeSet::new();
     let mut facets: [HashMap<String, i64>; 5] = Default::default();
     let mut series: BTreeMap<NaiveDateTime, i64> = BTreeMap::new();
     for (at, visitor, referrer, browser, os, device, bot, country) in rows {
-        if *at < from || *at > to {
-            continue;
-        }
+        let counted = from <= *at && *at < until;
         if bot.unwrap() {
-            stats.bot_redirects += 1;
+            stats.bot_redirects += i64::from(counted);
             continue;
         }
-        stats.redirects += 1;
+        if counted {
+            stats.redirects += 1;
+            *series
+                .entry(at.date().and_hms_opt(0, 0, 0).unwrap())
+                .or_default() += 1;
+        }
+        if at.date() < first_day || at.date() > last_day {
+            continue;
+        }
         visitors.insert((at.date(), visitor.unwrap()));
         stats.first_redirect_at = Some(stats.first_redirect_at.map_or(*at, |f| f.min(*at)));
         stats.last_redirect_at = Some(stats.last_redirect_at.map_or(*at, |l| l.max(*at)));
-        *series
-            .entry(at.date().and_hms_opt(0, 0, 0).unwrap())
-            .or_default() += 1;
         let values = [
             referrer.clone().unwrap_or("direct".into()),
             browser.clone().unwrap(),
@@ -150,7 +163,8 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
         Some("t.co"),
         Some("mail.example"),
     ];
-    let start = now_utc() - Duration::days(3);
+    let weeks = 10;
+    let start = now_utc() - Duration::weeks(weeks);
     for _batch in 0..6 {
         let batch: Vec<RedirectEvent> = (0..400)
             .map(|_| {
@@ -158,7 +172,7 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
                 RedirectEvent {
                     url_id: link.id.get(),
                     user_id: owner.get(),
-                    timestamp: start + Duration::minutes(rng.random_range(0..3 * 24 * 60)),
+                    timestamp: start + Duration::minutes(rng.random_range(0..weeks * 7 * 24 * 60)),
                     short_code: link.short_code.as_str().into(),
                     referrer: None,
                     user_agent: None,
@@ -180,13 +194,18 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
         to: None,
         granularity: Granularity::Day,
     };
-    let open = (NaiveDateTime::MIN, NaiveDateTime::MAX);
     let day_two = (start.date() + Duration::days(1))
         .and_hms_opt(0, 0, 0)
         .unwrap();
     let one_day = StatsRange {
         from: Some(day_two),
         to: Some(day_two + Duration::seconds(86_399)),
+        granularity: Granularity::Day,
+    };
+    // Inside a day and a month at each end, a whole month between.
+    let ragged = StatsRange {
+        from: Some(start + Duration::days(2) + Duration::minutes(317)),
+        to: Some(start + Duration::days(66) + Duration::minutes(1_060)),
         granularity: Granularity::Day,
     };
     for link in &links {
@@ -199,15 +218,18 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
             stats.redirects > 500 && stats.bot_redirects > 100,
             "{stats:?}"
         );
-        assert_eq!(stats, report_of(&rows, open.0, open.1));
+        assert_eq!(stats, report_of(&rows, whole));
         let day = store
             .stats(StatsScope::Link(link.id.get()), one_day)
             .await
             .unwrap();
-        assert_eq!(
-            day,
-            report_of(&rows, one_day.from.unwrap(), one_day.to.unwrap())
-        );
+        assert_eq!(day, report_of(&rows, one_day));
+        let part = store
+            .stats(StatsScope::Link(link.id.get()), ragged)
+            .await
+            .unwrap();
+        assert_eq!(part, report_of(&rows, ragged));
+        assert!(part.redirects < stats.redirects && part.redirects > stats.redirects / 2);
         let hourly = StatsRange {
             granularity: Granularity::Hour,
             ..whole
@@ -228,11 +250,21 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
         .unwrap();
     let mut rows = scan(&url, links[0].id.get()).await;
     rows.extend(scan(&url, links[1].id.get()).await);
-    let scanned = report_of(&rows, open.0, open.1);
+    let scanned = report_of(&rows, whole);
     assert_eq!(
         (both.redirects, both.bot_redirects),
         (scanned.redirects, scanned.bot_redirects)
     );
     assert_eq!(both.browsers, scanned.browsers);
     assert_eq!(both.countries, scanned.countries);
+    // Rebuilt from the log, every tier says the same.
+    let before = [whole, ragged, one_day].map(|range| (range, StatsScope::User(owner.get())));
+    let mut reports = Vec::new();
+    for (range, scope) in before {
+        reports.push(store.stats(scope, range).await.unwrap());
+    }
+    store.rebuild_rollups().await.unwrap();
+    for ((range, scope), report) in before.into_iter().zip(reports) {
+        assert_eq!(store.stats(scope, range).await.unwrap(), report);
+    }
 }

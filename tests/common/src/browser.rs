@@ -203,6 +203,81 @@ impl Browser {
         std::fs::write(format!("{dir}/{name}.png"), png).expect("screenshot written");
     }
 
+    /// Runs `script` (a function body) in the page; its return value.
+    pub async fn run(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Presses and releases the Tab key.
+    async fn press_tab(&self) {
+        let tab = "\u{E004}";
+        let keys = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": tab}, {"type": "keyUp", "value": tab}]}]});
+        self.call(reqwest::Method::POST, "/actions", Some(keys))
+            .await;
+    }
+
+    /// An accessibility audit of the page (`audit.js`: language, title,
+    /// labels, names, image texts, contrast), then a walk with the Tab key
+    /// from the top: every focusable element must be reached and show a
+    /// focus indicator. What fails; empty when the page passes.
+    pub async fn audit(&self) -> Vec<String> {
+        let found = self.run(include_str!("audit.js")).await;
+        let mut problems: Vec<String> = found["problems"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let focusable = found["focusable"].as_u64().unwrap_or_default();
+        self.run("document.activeElement && document.activeElement.blur(); return null;")
+            .await;
+        let mut reached = std::collections::BTreeSet::new();
+        // Other stops (a scrollable box, say) may come between: a few
+        // rounds more than there are elements.
+        for _ in 0..focusable * 2 + 4 {
+            if reached.len() as u64 == focusable {
+                break;
+            }
+            self.press_tab().await;
+            let at = self
+                .run(
+                    "const el = document.activeElement; \
+                     if (!el || el.dataset.auditIndex === undefined) return null; \
+                     const s = getComputedStyle(el); \
+                     return {index: el.dataset.auditIndex, ring: (s.outlineStyle !== 'none' \
+                       && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'};",
+                )
+                .await;
+            let Some(index) = at["index"].as_str() else {
+                continue;
+            };
+            if reached.insert(index.to_owned()) && at["ring"] != json!(true) {
+                problems.push(format!("focusable element {index} shows no focus"));
+            }
+        }
+        for index in (0..focusable).map(|i| i.to_string()) {
+            if !reached.contains(&index) {
+                let missed = self
+                    .run(&format!(
+                        "return document.querySelector('[data-audit-index=\"{index}\"]')\
+                         .outerHTML.slice(0, 90);"
+                    ))
+                    .await;
+                problems.push(format!("the Tab key never reaches {missed}"));
+            }
+        }
+        problems
+    }
+
     pub async fn close(mut self) {
         let _ = self.http.delete(&self.session).send().await;
         let _ = self.driver.kill();
