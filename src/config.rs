@@ -35,10 +35,11 @@ pub mod defaults {
     pub const INVALIDATION_ACK_TIMEOUT_MS: u64 = 250;
     pub const EVENT_QUEUE_CAPACITY: usize = 65_536;
     /// Event batching per engine (see docs/decisions.md, "Redirect events").
-    pub const PG_EVENT_BATCH_MAX: usize = 5_000;
-    pub const PG_EVENT_LINGER_MS: u64 = 40;
+    pub const PG_EVENT_BATCH_MAX: usize = 20_000;
+    pub const PG_EVENT_LINGER_MS: u64 = 250;
     pub const SQLITE_EVENT_BATCH_MAX: usize = 20_000;
     pub const SQLITE_EVENT_LINGER_MS: u64 = 250;
+    pub const ROLLUP_WINDOW_MS: u64 = 1_000;
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
     pub const SHUTDOWN_DRAIN_MS: u64 = 0;
@@ -172,14 +173,19 @@ pub struct Settings {
     #[arg(long, env = "KURZ_EVENT_QUEUE_CAPACITY", default_value_t = defaults::EVENT_QUEUE_CAPACITY)]
     pub event_queue_capacity: usize,
 
-    /// Most events written per batch (default: PostgreSQL 5000, SQLite 20000).
+    /// Most events written per batch (default 20000 on both engines).
     #[arg(long, env = "KURZ_EVENT_BATCH_MAX")]
     pub event_batch_max: Option<usize>,
 
     /// Milliseconds a small batch waits for more events before it is
-    /// written (default: PostgreSQL 40, SQLite 250).
+    /// written (default 250 on both engines).
     #[arg(long, env = "KURZ_EVENT_LINGER_MS")]
     pub event_linger_ms: Option<u64>,
+
+    /// Milliseconds the event writer sums the reports' roll-ups before
+    /// merging them; reports follow redirects by up to this.
+    #[arg(long, env = "KURZ_ROLLUP_WINDOW_MS", default_value_t = defaults::ROLLUP_WINDOW_MS)]
+    pub rollup_window_ms: u64,
 
     /// While event writes fail: milliseconds a redirect waits for room in a
     /// full event queue before its event is dropped (and counted).
@@ -332,6 +338,7 @@ impl Settings {
             event_batch_max: None,
             event_linger_ms: None,
             event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
+            rollup_window_ms: d::ROLLUP_WINDOW_MS,
             shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,
             shutdown_drain_ms: d::SHUTDOWN_DRAIN_MS,
             rate_limit_redirects: None,

@@ -2,7 +2,7 @@
 //! bounded queue and reach the store in batches.
 //!
 //! `EventSink::record` never waits on the database. The writer task wakes
-//! on the first queued event, sleeps `linger` (40 ms by default) so a batch
+//! on the first queued event, sleeps `linger` (250 ms by default) so a batch
 //! can fill, then writes everything queued in one statement; fewer, larger
 //! commits rewrite the event log's index pages far less often. A full queue
 //! while the writer is writing means redirects arrive faster than the store
@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::RedirectEvent;
-use crate::store::Store;
+use crate::store::{RollupWindow, Store};
 
 /// How the recorder batches and how patient it is.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct RecorderSettings {
     pub linger: Duration,
     /// How long `record` waits for room in a full queue before dropping.
     pub overflow_wait: Duration,
+    /// How long the writer sums the reports' roll-ups before merging them
+    /// (`RollupWindow`): reports follow redirects by up to this.
+    pub rollup_window: Duration,
 }
 
 /// How long `record` waits for room in a full queue while the writer is
@@ -160,14 +163,21 @@ async fn write_loop(
 ) {
     let mut commands = Vec::with_capacity(settings.max_batch.min(4096));
     let mut closing = false;
+    let mut window = RollupWindow::new(settings.rollup_window);
     loop {
         if !closing {
+            let due = window.due_at().unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
                     // Refuse new events; everything already queued is still read.
                     rx.close();
                     closing = true;
+                    continue;
+                }
+                // Idle with sums pending: merge them when they are due.
+                () = tokio::time::sleep_until(due.into()), if !window.is_empty() => {
+                    merge_window(store.as_ref(), &mut window).await;
                     continue;
                 }
                 received = rx.recv_many(&mut commands, settings.max_batch) => {
@@ -193,12 +203,44 @@ async fn write_loop(
         } else if rx.recv_many(&mut commands, settings.max_batch).await == 0 {
             break;
         }
-        write_batch(store.as_ref(), std::mem::take(&mut commands), &writer_ok).await;
+        write_batch(
+            store.as_ref(),
+            std::mem::take(&mut commands),
+            &writer_ok,
+            &mut window,
+        )
+        .await;
+    }
+    // Stopping: the sums still pending go too (`close` bounds the wait).
+    let mut backoff = Duration::from_millis(50);
+    while !window.is_empty() {
+        if !merge_window(store.as_ref(), &mut window).await {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
     }
 }
 
-/// Writes the events of one batch, then answers its flushes.
-async fn write_batch(store: &Store, commands: Vec<Command>, writer_ok: &AtomicBool) {
+/// Merges the window's sums; on failure keeps them for a later try.
+async fn merge_window(store: &Store, window: &mut RollupWindow) -> bool {
+    match store.flush_rollups(window).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(error = %error, "merging report roll-ups failed; retrying");
+            window.postpone();
+            false
+        }
+    }
+}
+
+/// Writes the events of one batch, then answers its flushes (after the
+/// roll-ups are merged too, so a flushed report is complete).
+async fn write_batch(
+    store: &Store,
+    commands: Vec<Command>,
+    writer_ok: &AtomicBool,
+    window: &mut RollupWindow,
+) {
     let mut events = Vec::with_capacity(commands.len());
     let mut flushes = Vec::new();
     for command in commands {
@@ -213,7 +255,7 @@ async fn write_batch(store: &Store, commands: Vec<Command>, writer_ok: &AtomicBo
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match store.append_redirects(&events).await {
+            match store.append_redirects_within(&events, window).await {
                 Ok(()) => {
                     writer_ok.store(true, Ordering::Relaxed);
                     metrics::histogram!("kurz_events_flush_duration_seconds")
@@ -231,6 +273,9 @@ async fn write_batch(store: &Store, commands: Vec<Command>, writer_ok: &AtomicBo
                 }
             }
         }
+    }
+    if !flushes.is_empty() {
+        merge_window(store, window).await;
     }
     for done in flushes {
         let _ = done.send(());

@@ -9,13 +9,17 @@
 //! data; the raw IP is never stored anywhere.
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-/// Derives each day's salt from a secret.
+/// Derives each day's salt from a secret, and keeps the current day's.
 pub struct Salter {
     secret: Vec<u8>,
+    /// The last day asked for and its salt: every redirect of a day
+    /// needs the same one.
+    current: Mutex<Option<(NaiveDate, [u8; 32])>>,
 }
 
 impl std::fmt::Debug for Salter {
@@ -27,7 +31,10 @@ impl std::fmt::Debug for Salter {
 
 impl Salter {
     pub fn new(secret: Vec<u8>) -> Self {
-        Self { secret }
+        Self {
+            secret,
+            current: Mutex::new(None),
+        }
     }
 
     /// A random secret, for a process that was given none.
@@ -36,6 +43,18 @@ impl Salter {
     }
 
     fn salt(&self, day: NaiveDate) -> [u8; 32] {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match *current {
+            Some((known, salt)) if known == day => salt,
+            _ => {
+                let salt = self.derive(day);
+                *current = Some((day, salt));
+                salt
+            }
+        }
+    }
+
+    fn derive(&self, day: NaiveDate) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(b"kurz visitor salt\0");
         hasher.update(&self.secret);
@@ -78,6 +97,8 @@ mod tests {
             same,
             salter.visitor(day.succ_opt().unwrap(), Some(ip), Some("ua"))
         );
+        // The kept salt follows the day asked for, back as well.
+        assert_eq!(same, salter.visitor(day, Some(ip), Some("ua")));
         assert_ne!(
             same,
             salter.visitor(day, Some("203.0.113.8".parse().unwrap()), Some("ua"))

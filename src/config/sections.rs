@@ -321,6 +321,7 @@ impl Settings {
             ) as usize,
             linger: millis(self.event_linger_ms.unwrap_or(default_linger)),
             overflow_wait: millis(self.event_overflow_wait_ms),
+            rollup_window: millis(self.rollup_window_ms),
         };
         let filter = p.filter("KURZ_LOG", &self.log);
         let trace_filter = p.filter("KURZ_TRACE_FILTER", &self.trace_filter);

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::copy_text::CopyText;
 use super::rollup_merge;
+use super::rollup_window::RollupWindow;
 use super::rollups::Rollup;
 use super::rows::{EventRow, EVENT_COLUMNS};
 use super::sqlite_redirects;
@@ -220,8 +221,19 @@ impl Store {
 
     /// Appends a batch of redirect events (a COPY on PostgreSQL, multi-row
     /// inserts on SQLite) and merges their roll-ups, in one commit.
-    #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
     pub async fn append_redirects(&self, batch: &[RedirectEvent]) -> StoreResult<()> {
+        self.append_redirects_within(batch, &mut RollupWindow::immediate())
+            .await
+    }
+
+    /// Appends a batch of redirect events; their roll-up joins `window`,
+    /// and the window is merged in this batch's commit once it is due.
+    #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
+    pub async fn append_redirects_within(
+        &self,
+        batch: &[RedirectEvent],
+        window: &mut RollupWindow,
+    ) -> StoreResult<()> {
         let _db = stage_timer(Stage::Db);
         if batch.is_empty() {
             return Ok(());
@@ -230,27 +242,70 @@ impl Store {
             let known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
             Rollup::of(batch, &known)
         };
+        if !window.is_due() {
+            self.commit_redirects(batch, None).await?;
+            window.absorb(rollup);
+            return Ok(());
+        }
+        let mut due = window.pending().clone();
+        due.absorb(rollup);
+        self.commit_redirects(batch, Some(&due)).await?;
+        window.clear();
+        self.remember_visitors(due);
+        Ok(())
+    }
+
+    /// Merges what `window` holds, in a commit of its own.
+    pub async fn flush_rollups(&self, window: &mut RollupWindow) -> StoreResult<()> {
+        if window.is_empty() {
+            return Ok(());
+        }
+        self.commit_redirects(&[], Some(window.pending())).await?;
+        let merged = std::mem::take(window.pending_mut());
+        window.clear();
+        self.remember_visitors(merged);
+        Ok(())
+    }
+
+    /// One transaction: the events of `batch` (if any) and `rollup` (if any).
+    async fn commit_redirects(
+        &self,
+        batch: &[RedirectEvent],
+        rollup: Option<&Rollup>,
+    ) -> StoreResult<()> {
         match &self.engine {
             Engine::Postgres(db) => {
                 let mut tx = db.begin_write().await?;
                 sqlx::query(PG_RELAX_COMMIT).execute(&mut *tx).await?;
-                let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
-                copy.send(redirects_copy_text(batch)).await?;
-                copy.finish().await?;
-                rollup_merge::merge_pg(&mut tx, &rollup).await?;
+                if !batch.is_empty() {
+                    let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
+                    copy.send(redirects_copy_text(batch)).await?;
+                    copy.finish().await?;
+                }
+                if let Some(rollup) = rollup {
+                    rollup_merge::merge_pg(&mut tx, rollup).await?;
+                }
                 tx.commit().await?;
             }
             Engine::Sqlite(db) => {
                 let mut tx = db.begin_write().await?;
-                sqlite_redirects::insert(&mut tx, batch).await?;
-                rollup_merge::merge_sqlite(&mut tx, &rollup).await?;
+                if !batch.is_empty() {
+                    sqlite_redirects::insert(&mut tx, batch).await?;
+                }
+                if let Some(rollup) = rollup {
+                    rollup_merge::merge_sqlite(&mut tx, rollup).await?;
+                }
                 tx.commit().await?;
             }
         }
+        Ok(())
+    }
+
+    /// Remembers the visitors a committed roll-up counted.
+    fn remember_visitors(&self, merged: Rollup) {
         let yesterday = crate::domain::now_utc().date() - chrono::Days::new(1);
         let mut known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
-        known.remember(rollup.seen, yesterday);
-        Ok(())
+        known.remember(merged.seen, yesterday);
     }
 }
 

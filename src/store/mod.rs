@@ -22,6 +22,7 @@ mod query;
 mod report_tiers;
 mod rollup_merge;
 mod rollup_rebuild;
+mod rollup_window;
 mod rollups;
 mod rows;
 mod sqlite_redirects;
@@ -40,6 +41,7 @@ pub use error::{ConflictField, StoreError};
 pub use import::{ImportOutcome, ImportedEvent, ImportedUrl};
 pub use partitions::PartitionUpkeep;
 pub use query::{EventFilter, Page, UrlFilter};
+pub use rollup_window::RollupWindow;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

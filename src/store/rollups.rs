@@ -36,8 +36,8 @@ pub(super) struct Span {
     pub(super) last: NaiveDateTime,
 }
 
-/// One batch, summed.
-#[derive(Debug, Default)]
+/// One batch (or several: `RollupWindow`), summed.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Rollup {
     pub(super) hourly: BTreeMap<(i64, NaiveDateTime), (i64, i64)>,
     pub(super) facets: BTreeMap<(i64, NaiveDate, &'static str, String), i64>,
@@ -82,23 +82,50 @@ impl Rollup {
                     .entry((event.url_id, day, facet, value.to_owned()))
                     .or_default() += 1;
             }
-            rollup
-                .daily
-                .entry((event.url_id, day))
-                .and_modify(|span| {
-                    span.first = span.first.min(event.timestamp);
-                    span.last = span.last.max(event.timestamp);
-                })
-                .or_insert(Span {
+            rollup.widen(
+                (event.url_id, day),
+                Span {
                     first: event.timestamp,
                     last: event.timestamp,
-                });
+                },
+            );
             let key = (event.url_id, day, event.visitor.id);
             if !known.contains(&key) {
                 rollup.seen.insert(key);
             }
         }
         rollup
+    }
+
+    fn widen(&mut self, key: (i64, NaiveDate), span: Span) {
+        self.daily
+            .entry(key)
+            .and_modify(|known| {
+                known.first = known.first.min(span.first);
+                known.last = known.last.max(span.last);
+            })
+            .or_insert(span);
+    }
+
+    /// Adds another batch's sums to these.
+    pub(super) fn absorb(&mut self, other: Rollup) {
+        for (key, (humans, bots)) in other.hourly {
+            let counts = self.hourly.entry(key).or_default();
+            counts.0 += humans;
+            counts.1 += bots;
+        }
+        for (key, n) in other.facets {
+            *self.facets.entry(key).or_default() += n;
+        }
+        for (key, span) in other.daily {
+            self.widen(key, span);
+        }
+        self.seen.extend(other.seen);
+    }
+
+    /// How many rows the sums hold.
+    pub(super) fn rows(&self) -> usize {
+        self.hourly.len() + self.facets.len() + self.daily.len() + self.seen.len()
     }
 }
 

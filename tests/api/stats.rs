@@ -99,7 +99,7 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
     )
     .await;
     follow(&app, code, CHROME, "203.0.113.4", None, true).await;
-    let logged = eventually(Duration::from_secs(2), || async {
+    let logged = eventually(Duration::from_secs(5), || async {
         app.events(&format!("url_id={id}&event_type=redirect"))
             .await
             .len()
@@ -107,6 +107,12 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
     })
     .await;
     assert!(logged, "13 GET redirects logged, HEAD none");
+    // The report follows once the writer merges its roll-up window.
+    let reported = eventually(Duration::from_secs(5), || async {
+        app.get(&format!("/urls/{id}/stats")).await.json["redirects"] == json!(10)
+    })
+    .await;
+    assert!(reported, "the report counts the ten human redirects");
 
     let report = app.get(&format!("/urls/{id}/stats")).await;
     assert_eq!(report.status, 200, "{}", report.text);
@@ -176,7 +182,7 @@ async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
         false,
     )
     .await;
-    let counted = eventually(Duration::from_secs(2), || async {
+    let counted = eventually(Duration::from_secs(5), || async {
         app.get(&format!("/users/{uid}/stats")).await.json["redirects"] == json!(11)
     })
     .await;
@@ -229,7 +235,7 @@ async fn countries_come_from_a_maxmind_database_when_one_is_configured(engine: E
     for ip in ["203.0.113.5", "203.0.113.77", "198.51.100.1", "192.0.2.1"] {
         follow(&app, code, CHROME, ip, None, false).await;
     }
-    let counted = eventually(Duration::from_secs(2), || async {
+    let counted = eventually(Duration::from_secs(5), || async {
         app.get(&format!("/urls/{id}/stats")).await.json["redirects"] == json!(4)
     })
     .await;

@@ -1,6 +1,6 @@
 //! Reports against a scan of the event log: random redirect batches (bots,
 //! referrers, visitors, ten weeks of days and hours) go through the
-//! writer's path, then every count of `Store::stats` must equal what
+//! writer's path (some summed in a roll-up window first), then every count of `Store::stats` must equal what
 //! reading the events themselves gives, for the whole life, for one day
 //! and for a range that starts and ends inside a day and a month (so every
 //! roll-up tier answers a part); and rebuilding the roll-ups from the log
@@ -13,7 +13,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, Timelike};
 use kurz::domain::{
     now_utc, Agent, Device, Granularity, RedirectEvent, Stats, StatsRange, StatsScope, Visitor,
 };
-use kurz::store::Store;
+use kurz::store::{RollupWindow, Store};
 use kurz_testkit::{scripted_codes, test_settings, Engine};
 use rand::{Rng, SeedableRng};
 
@@ -165,7 +165,9 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
     ];
     let weeks = 10;
     let start = now_utc() - Duration::weeks(weeks);
-    for _batch in 0..6 {
+    // The first four batches are summed in a window, merged by a flush.
+    let mut window = RollupWindow::new(std::time::Duration::from_secs(3600));
+    for batch_no in 0..6 {
         let batch: Vec<RedirectEvent> = (0..400)
             .map(|_| {
                 let link = &links[rng.random_range(0..2)];
@@ -187,7 +189,25 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
                 }
             })
             .collect();
-        store.append_redirects(&batch).await.unwrap();
+        if batch_no >= 4 {
+            store.append_redirects(&batch).await.unwrap();
+            continue;
+        }
+        store
+            .append_redirects_within(&batch, &mut window)
+            .await
+            .unwrap();
+        if batch_no == 3 {
+            let open = StatsRange {
+                from: None,
+                to: None,
+                granularity: Granularity::Day,
+            };
+            let before = store.stats(StatsScope::User(owner.get()), open).await;
+            assert_eq!(before.unwrap(), Stats::default(), "the window is pending");
+            store.flush_rollups(&mut window).await.unwrap();
+            assert!(window.is_empty());
+        }
     }
     let whole = StatsRange {
         from: None,
