@@ -105,8 +105,8 @@ impl App {
             links,
             events.clone(),
             config.server.auth.clone(),
+            Analytics::new(config.server.salter.clone(), countries),
         )
-        .with_analytics(Analytics::new(config.server.salter.clone(), countries))
         .with_deny_list(config.server.deny_list_file.clone())
         .context("failed to read KURZ_DENY_LIST_FILE")?;
         let reloader = config

@@ -175,8 +175,15 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
         kurz::cache::Links::start(store.clone(), config.cache.clone(), stop.clone())?;
     let (recorder, events) =
         kurz::events::EventRecorder::start(store.clone(), config.events.clone());
-    let service =
-        kurz::service::Service::new(store.clone(), links, events, config.server.auth.clone());
+    // Key management follows no redirect: its analytics are never used.
+    let analytics = kurz::analytics::Analytics::new(config.server.salter.clone(), None);
+    let service = kurz::service::Service::new(
+        store.clone(),
+        links,
+        events,
+        config.server.auth.clone(),
+        analytics,
+    );
     let id = |raw: i64, what: &str| {
         kurz::domain::Id::new(raw).with_context(|| format!("{what} must be a positive integer"))
     };

@@ -45,7 +45,8 @@ pub use short_code::{CodeSource, ShortCode, RESERVED_WORDS};
 pub use stats::{Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};
 pub use time::{
-    format_spaced_timestamp, format_timestamp, now_utc, parse_moment, parse_timestamp, Timestamp,
+    format_spaced_timestamp, format_timestamp, moment_bounds, now_utc, parse_moment,
+    parse_timestamp, Timestamp,
 };
 pub use title::Title;
 pub use username::Username;

@@ -23,6 +23,16 @@ pub fn parse_timestamp(raw: &str) -> Option<NaiveDateTime> {
         .map(|t| t.with_nanosecond(0).unwrap_or(t))
 }
 
+/// The first and last moments every store keeps: years 1 to 9999.
+pub fn moment_bounds() -> (NaiveDateTime, NaiveDateTime) {
+    let first = NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_opt(23, 59, 59));
+    (
+        first.unwrap_or(NaiveDateTime::MIN),
+        last.unwrap_or(NaiveDateTime::MAX),
+    )
+}
+
 /// Reads a moment a client chooses (an expiry, a report's range): the
 /// API's own format (UTC) or RFC 3339 with an offset (converted to UTC),
 /// to the second, held within years 1–9999, which every store keeps (a
@@ -34,8 +44,7 @@ pub fn parse_moment(raw: &str) -> Option<NaiveDateTime> {
             .map(|at| at.naive_utc())
     })?;
     let moment = moment.with_nanosecond(0).unwrap_or(moment);
-    let first = NaiveDate::from_ymd_opt(1, 1, 1)?.and_hms_opt(0, 0, 0)?;
-    let last = NaiveDate::from_ymd_opt(9999, 12, 31)?.and_hms_opt(23, 59, 59)?;
+    let (first, last) = moment_bounds();
     Some(moment.clamp(first, last))
 }
 
@@ -104,6 +113,8 @@ fn digits(out: &mut [u8], mut value: u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn moments_take_the_wire_format_or_rfc_3339_and_stay_within_the_stores_years() {
         let wire = parse_moment("2030-01-31T23:59:59").unwrap();
@@ -117,8 +128,6 @@ mod tests {
         assert_eq!(parse_moment("2030-02-31T00:00:00Z"), None);
         assert_eq!(parse_moment("tomorrow"), None);
     }
-
-    use super::*;
 
     #[test]
     fn reads_both_wire_and_csv_forms() {

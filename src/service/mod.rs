@@ -20,7 +20,7 @@ mod users;
 
 use std::sync::Arc;
 
-use crate::analytics::{Analytics, Salter};
+use crate::analytics::Analytics;
 use crate::cache::Links;
 use crate::events::EventSink;
 use crate::store::{Store, StoreError};
@@ -61,22 +61,23 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(store: Arc<Store>, links: Links, events: EventSink, auth: AuthMode) -> Self {
+    /// `analytics` reads redirects (the configured salt and country
+    /// database).
+    pub fn new(
+        store: Arc<Store>,
+        links: Links,
+        events: EventSink,
+        auth: AuthMode,
+        analytics: Analytics,
+    ) -> Self {
         Self {
             store,
             links,
             events,
             auth: Arc::new(auth::Authenticator::new(auth)),
             deny: Arc::default(),
-            analytics: Arc::new(Analytics::new(Arc::new(Salter::random()), None)),
+            analytics: Arc::new(analytics),
         }
-    }
-
-    /// Reads redirects with `analytics` (the configured salt and country
-    /// database).
-    pub fn with_analytics(mut self, analytics: Analytics) -> Self {
-        self.analytics = Arc::new(analytics);
-        self
     }
 
     /// Refuses targets on the domains listed in `path` (reloaded by

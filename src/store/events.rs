@@ -247,10 +247,17 @@ impl Store {
             window.absorb(rollup);
             return Ok(());
         }
-        let mut due = window.pending().clone();
-        due.absorb(rollup);
+        // One merge in key order; the pending sums stay in the window
+        // until it commits (a failed write is retried with them).
+        let due = if window.is_empty() {
+            rollup
+        } else {
+            let mut due = window.pending().clone();
+            due.absorb(rollup);
+            due
+        };
         self.commit_redirects(batch, Some(&due)).await?;
-        window.clear();
+        window.take();
         self.remember_visitors(due);
         Ok(())
     }
@@ -261,8 +268,7 @@ impl Store {
             return Ok(());
         }
         self.commit_redirects(&[], Some(window.pending())).await?;
-        let merged = std::mem::take(window.pending_mut());
-        window.clear();
+        let merged = window.take();
         self.remember_visitors(merged);
         Ok(())
     }

@@ -53,10 +53,6 @@ impl RollupWindow {
         &self.pending
     }
 
-    pub(super) fn pending_mut(&mut self) -> &mut Rollup {
-        &mut self.pending
-    }
-
     /// Whether no sums are pending.
     pub fn is_empty(&self) -> bool {
         self.since.is_none()
@@ -75,9 +71,9 @@ impl RollupWindow {
         self.since.get_or_insert_with(Instant::now);
     }
 
-    /// Forgets what was merged.
-    pub(super) fn clear(&mut self) {
-        self.pending = Rollup::default();
+    /// Hands over what was merged, leaving the window empty.
+    pub(super) fn take(&mut self) -> Rollup {
         self.since = None;
+        std::mem::take(&mut self.pending)
     }
 }

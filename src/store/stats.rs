@@ -9,7 +9,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::report_tiers::{days_and_months, hours_and_days, Span, Tiers};
 use super::rollups::FACETS;
 use super::{Engine, Store, StoreResult};
-use crate::domain::{Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES};
+use crate::domain::{
+    moment_bounds, Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES,
+};
 use crate::telemetry::{stage_timer, Stage};
 
 /// The SQL of one engine: where they differ (types of sums, casts of the
@@ -121,9 +123,6 @@ impl ReportSql {
     }
 }
 
-const EARLIEST: &str = "0001-01-01 00:00:00";
-const LATEST: &str = "9999-12-31 23:59:59";
-
 fn hour_text(at: &NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:00:00").to_string()
 }
@@ -136,16 +135,16 @@ fn day_text(day: &NaiveDate) -> String {
 fn span_text<T>(span: Span<T>, text: fn(&T) -> String) -> [String; 2] {
     match span {
         Some((first, last)) => [text(&first), text(&last)],
-        None => [LATEST[..10].to_owned(), EARLIEST[..10].to_owned()],
+        None => {
+            let (first, last) = moment_bounds();
+            [day_text(&last.date()), day_text(&first.date())]
+        }
     }
 }
 
 /// The bound values `$2`..`$15` of a report over `range`.
 fn bounds(range: &StatsRange) -> Vec<String> {
-    let parse = |raw: &str| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok();
-    let (Some(earliest), Some(latest)) = (parse(EARLIEST), parse(LATEST)) else {
-        return Vec::new();
-    };
+    let (earliest, latest) = moment_bounds();
     // The last hour included starts at `to`'s hour.
     let first_hour = range.from.unwrap_or(earliest);
     let last_hour = range.to.unwrap_or(latest);

@@ -40,6 +40,21 @@ async fn follow(
     assert_eq!(request.send().await.unwrap().status(), 302);
 }
 
+/// An app that trusts the test's forwarded addresses, a user and one link
+/// of theirs: `(app, user id, link id, short code)`.
+async fn app_with_a_link(
+    mut settings: kurz::config::Settings,
+    db: kurz_testkit::TestDb,
+) -> (TestApp, i64, i64, String) {
+    settings.trusted_proxies = vec!["127.0.0.1".into()];
+    let app = spawn_app_with(settings, db).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let url = app.create_url(uid, "https://example.com").await;
+    let id = url["id"].as_i64().unwrap();
+    let code = url["short_code"].as_str().unwrap().to_owned();
+    (app, uid, id, code)
+}
+
 fn tallies(report: &Value, key: &str) -> Vec<(String, i64)> {
     report[key]
         .as_array()
@@ -55,15 +70,9 @@ fn tallies(report: &Value, key: &str) -> Vec<(String, i64)> {
 }
 
 async fn reports_count_people_not_bots_and_head_counts_nothing(engine: Engine) {
-    let (mut settings, db) = test_settings(engine).await;
-    settings.trusted_proxies = vec!["127.0.0.1".into()];
-    let app = spawn_app_with(settings, db).await;
-    let uid = app.create_user().await["id"].as_i64().unwrap();
-    let url = app.create_url(uid, "https://example.com").await;
-    let (id, code) = (
-        url["id"].as_i64().unwrap(),
-        url["short_code"].as_str().unwrap(),
-    );
+    let (settings, db) = test_settings(engine).await;
+    let (app, uid, id, code) = app_with_a_link(settings, db).await;
+    let code = code.as_str();
     for _ in 0..6 {
         follow(
             &app,
@@ -223,15 +232,9 @@ async fn countries_come_from_a_maxmind_database_when_one_is_configured(engine: E
     ];
     std::fs::write(&db_path, country_db(&networks)).unwrap();
     let (mut settings, db) = test_settings(engine).await;
-    settings.trusted_proxies = vec!["127.0.0.1".into()];
     settings.geoip_db = Some(db_path);
-    let app = spawn_app_with(settings, db).await;
-    let uid = app.create_user().await["id"].as_i64().unwrap();
-    let url = app.create_url(uid, "https://example.com").await;
-    let (id, code) = (
-        url["id"].as_i64().unwrap(),
-        url["short_code"].as_str().unwrap(),
-    );
+    let (app, _, id, code) = app_with_a_link(settings, db).await;
+    let code = code.as_str();
     for ip in ["203.0.113.5", "203.0.113.77", "198.51.100.1", "192.0.2.1"] {
         follow(&app, code, CHROME, ip, None, false).await;
     }
