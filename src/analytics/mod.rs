@@ -7,6 +7,7 @@
 
 mod agent;
 mod geo;
+mod referrer;
 mod visitor;
 
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use woothee::parser::Parser;
 
 pub use agent::classify;
 pub use geo::Countries;
+pub use referrer::referrer_host;
 pub use visitor::Salter;
 
 use crate::domain::{Agent, Visitor};
@@ -79,29 +81,9 @@ impl Analytics {
 }
 
 /// The host of a referring URL, lower case, without a leading `www.`.
-pub fn referrer_host(referrer: &str) -> Option<Box<str>> {
-    let url = url::Url::parse(referrer.trim()).ok()?;
-    let host = url.host_str()?.to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host);
-    (!host.is_empty()).then(|| host.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn referrers_are_reduced_to_their_host() {
-        assert_eq!(
-            referrer_host("https://www.News.example/a?b=c").as_deref(),
-            Some("news.example")
-        );
-        assert_eq!(
-            referrer_host("android-app://com.slack/").as_deref(),
-            Some("com.slack")
-        );
-        assert_eq!(referrer_host("not a url"), None);
-    }
 
     #[test]
     fn one_reading_per_user_agent_is_shared() {
