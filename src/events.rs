@@ -252,10 +252,12 @@ async fn write_batch(
     if !events.is_empty() {
         metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
         metrics::histogram!("kurz_events_batch_size").record(events.len() as f64);
+        // Summed once; every retry below commits the same sums.
+        store.sum_redirects(&events, window);
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match store.append_redirects_within(&events, window).await {
+            match store.commit_redirect_batch(&events, window).await {
                 Ok(()) => {
                     writer_ok.store(true, Ordering::Relaxed);
                     metrics::histogram!("kurz_events_flush_duration_seconds")

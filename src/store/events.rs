@@ -77,23 +77,17 @@ const COPY_REDIRECTS: &str = "COPY events (url_id, user_id, event_type, timestam
 /// partition and reads `details` straight into JSONB, with no JSON array of
 /// the whole batch to parse first.
 pub(crate) fn redirects_copy_text(batch: &[RedirectEvent]) -> Vec<u8> {
-    let mut copy = CopyText::with_capacity(batch.len() * 128);
-    let mut details = Vec::with_capacity(256);
+    let mut copy = CopyText::with_capacity(batch.len() * 256);
     for event in batch {
-        details.clear();
-        // A struct of strings always serialises.
-        let _ = serde_json::to_writer(&mut details, &event.details());
         let stamp = format_spaced_timestamp(&event.timestamp);
-        copy.plain(event.url_id)
-            .plain(event.user_id)
-            .text(b"redirect");
+        copy.int(event.url_id).int(event.user_id).text(b"redirect");
         match stamp.ascii() {
             Some(ascii) => copy.text(&ascii),
             None => copy.plain(stamp),
         };
         let visitor = &event.visitor;
-        copy.text(&details)
-            .plain(visitor.id)
+        copy.json(&event.details())
+            .int(visitor.id)
             .text_opt(visitor.referrer_host.as_deref().map(str::as_bytes))
             .text(visitor.agent.browser.as_bytes())
             .text(visitor.agent.os.as_bytes())
@@ -227,9 +221,30 @@ impl Store {
     }
 
     /// Appends a batch of redirect events; their roll-up joins `window`,
-    /// and the window is merged in this batch's commit once it is due.
-    #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
+    /// and the window is merged in this batch's commit once it is due. On
+    /// an error the window keeps the batch's sums: retry with
+    /// `commit_redirect_batch`, not with this.
     pub async fn append_redirects_within(
+        &self,
+        batch: &[RedirectEvent],
+        window: &mut RollupWindow,
+    ) -> StoreResult<()> {
+        self.sum_redirects(batch, window);
+        self.commit_redirect_batch(batch, window).await
+    }
+
+    /// Adds a batch's sums to `window`: once per batch, before the first
+    /// attempt to commit it.
+    pub fn sum_redirects(&self, batch: &[RedirectEvent], window: &mut RollupWindow) {
+        let known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
+        window.add(batch, &known);
+    }
+
+    /// One attempt to commit a batch whose sums are in `window`, merging the
+    /// window in the same transaction when it is due. After a failure the
+    /// window is unchanged; the caller retries with it.
+    #[tracing::instrument(name = "store.append_redirects", level = "debug", skip_all, fields(events = batch.len()))]
+    pub async fn commit_redirect_batch(
         &self,
         batch: &[RedirectEvent],
         window: &mut RollupWindow,
@@ -238,27 +253,12 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let rollup = {
-            let known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
-            Rollup::of(batch, &known)
-        };
         if !window.is_due() {
-            self.commit_redirects(batch, None).await?;
-            window.absorb(rollup);
-            return Ok(());
+            return self.commit_redirects(batch, None).await;
         }
-        // One merge in key order; the pending sums stay in the window
-        // until it commits (a failed write is retried with them).
-        let due = if window.is_empty() {
-            rollup
-        } else {
-            let mut due = window.pending().clone();
-            due.absorb(rollup);
-            due
-        };
-        self.commit_redirects(batch, Some(&due)).await?;
-        window.take();
-        self.remember_visitors(due);
+        self.commit_redirects(batch, Some(window.pending())).await?;
+        let merged = window.take();
+        self.remember_visitors(merged);
         Ok(())
     }
 

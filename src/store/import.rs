@@ -57,17 +57,13 @@ const COPY_EVENTS: &str =
 /// Imported events as COPY text for `COPY_EVENTS`.
 fn events_copy_text(rows: &[&ImportedEvent]) -> Vec<u8> {
     let mut copy = CopyText::with_capacity(rows.len() * 128);
-    let mut details = Vec::with_capacity(256);
     for row in rows {
-        details.clear();
-        // A JSON map always serialises.
-        let _ = serde_json::to_writer(&mut details, &row.details);
-        copy.plain(row.id.get())
-            .plain_opt(row.url_id)
-            .plain_opt(row.user_id)
+        copy.int(row.id.get())
+            .int_opt(row.url_id)
+            .int_opt(row.user_id)
             .text(row.event_type.as_bytes())
             .plain(format_spaced_timestamp(&row.timestamp))
-            .text(&details);
+            .json(&row.details);
         copy.end_row();
     }
     copy.into_bytes()

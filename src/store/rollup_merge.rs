@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use sqlx::{Postgres, Sqlite, Transaction};
 
-use super::rollups::Rollup;
+use super::rollups::{sorted, Rollup};
 use super::StoreResult;
 
 /// `link_facets` (`link_month_facets`) columns: url_id, day (month),
@@ -75,7 +75,7 @@ impl Rollup {
         let mut months = MonthFacets::new();
         for ((url_id, day, facet, value), n) in &self.facets {
             *months
-                .entry((*url_id, month_of(*day), facet, value.as_str()))
+                .entry((*url_id, month_of(*day), facet, &**value))
                 .or_default() += n;
         }
         months
@@ -83,7 +83,7 @@ impl Rollup {
 
     fn columns(&self) -> Columns<'_> {
         let mut c = Columns::default();
-        for ((url_id, hour), (humans, bots)) in &self.hourly {
+        for ((url_id, hour), (humans, bots)) in sorted(&self.hourly) {
             c.hourly.0.push(*url_id);
             c.hourly.1.push(*hour);
             c.hourly.2.push(*humans);
@@ -95,13 +95,15 @@ impl Rollup {
             c.days.2.push(humans);
             c.days.3.push(bots);
         }
-        for ((url_id, day, facet, value), n) in &self.facets {
+        for ((url_id, day, facet, value), n) in sorted(&self.facets) {
             push_facet(&mut c.facets, (*url_id, *day, facet, value), *n);
         }
         for (key, n) in self.month_facets() {
             push_facet(&mut c.months, key, n);
         }
-        for (url_id, day, visitor) in &self.seen {
+        let mut seen: Vec<_> = self.seen.iter().collect();
+        seen.sort_unstable();
+        for (url_id, day, visitor) in seen {
             c.seen.0.push(*url_id);
             c.seen.1.push(*day);
             c.seen.2.push(*visitor);
@@ -116,8 +118,8 @@ impl Rollup {
         for key in fresh {
             *new_visitors.entry(*key).or_default() += 1;
         }
-        self.daily
-            .iter()
+        sorted(&self.daily)
+            .into_iter()
             .map(|((url_id, day), span)| {
                 let n = new_visitors.get(&(*url_id, *day)).copied().unwrap_or(0);
                 (*url_id, *day, n, span.first, span.last)
@@ -266,9 +268,8 @@ pub(crate) async fn merge_sqlite(
     tx: &mut Transaction<'static, Sqlite>,
     rollup: &Rollup,
 ) -> StoreResult<()> {
-    let hourly: Vec<_> = rollup
-        .hourly
-        .iter()
+    let hourly: Vec<_> = sorted(&rollup.hourly)
+        .into_iter()
         .map(|((url_id, hour), (humans, bots))| (url_id, Moment(*hour), humans, bots))
         .collect();
     let days: Vec<_> = rollup
@@ -285,9 +286,8 @@ pub(crate) async fn merge_sqlite(
     if rollup.daily.is_empty() {
         return Ok(());
     }
-    let facets: Vec<_> = rollup
-        .facets
-        .iter()
+    let facets: Vec<_> = sorted(&rollup.facets)
+        .into_iter()
         .map(|((url_id, day, facet, value), n)| (url_id, Day(*day), facet, value, n))
         .collect();
     let months: Vec<_> = rollup
@@ -304,9 +304,10 @@ pub(crate) async fn merge_sqlite(
     let fresh: Vec<(i64, NaiveDate)> = if rollup.seen.is_empty() {
         Vec::new()
     } else {
-        let seen: Vec<_> = rollup
-            .seen
-            .iter()
+        let mut seen: Vec<_> = rollup.seen.iter().collect();
+        seen.sort_unstable();
+        let seen: Vec<_> = seen
+            .into_iter()
             .map(|(url_id, day, visitor)| (url_id, Day(*day), visitor))
             .collect();
         sqlx::query_as(SQLITE_SEEN)

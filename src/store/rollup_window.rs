@@ -2,15 +2,20 @@
 //! merged: with redirects spread over many links, one 40 ms batch holds a
 //! few events per link and its roll-up has about as many rows as events;
 //! a second of batches sums to one row per link and value. The event
-//! writer keeps one `RollupWindow`; `Store::append_redirects_within`
-//! merges it in the transaction of the batch that finds it due, and
-//! `Store::flush_rollups` merges it alone (idle writer, a flush, a stop).
-//! A batch's sums join the window only after its events committed, so a
-//! failed write that is retried never counts twice.
+//! writer keeps one `RollupWindow` and adds each batch to it once
+//! (`Store::sum_redirects`), before its first attempt to commit the batch;
+//! `Store::commit_redirect_batch` merges the window in the transaction of
+//! the batch that finds it due, and `Store::flush_rollups` merges it alone
+//! (idle writer, a flush, a stop). A failed commit leaves the window as it
+//! was, the batch's sums in it, and is retried with the same window, so a
+//! retried batch never counts twice; nothing merges the window between a
+//! batch's sums and its commit, because the writer retries that batch
+//! before it does anything else.
 
 use std::time::{Duration, Instant};
 
-use super::rollups::Rollup;
+use super::rollups::{Rollup, SeenVisitors};
+use crate::domain::RedirectEvent;
 
 /// Past this many summed rows the window is due whatever its age.
 const MOST_PENDING_ROWS: usize = 200_000;
@@ -65,9 +70,12 @@ impl RollupWindow {
         }
     }
 
-    /// Adds the sums of a batch whose events committed.
-    pub(super) fn absorb(&mut self, rollup: Rollup) {
-        self.pending.absorb(rollup);
+    /// Adds the sums of a batch about to be committed.
+    pub(super) fn add(&mut self, batch: &[RedirectEvent], known: &SeenVisitors) {
+        if batch.is_empty() {
+            return;
+        }
+        self.pending.add(batch, known);
         self.since.get_or_insert_with(Instant::now);
     }
 

@@ -17,7 +17,7 @@
 //! (neighbouring keys share index pages); `rollup_rebuild` rebuilds them
 //! all from the event log.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use hashbrown::{Equivalent, HashMap, HashSet};
 
 use crate::domain::RedirectEvent;
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
@@ -36,28 +36,58 @@ pub(super) struct Span {
     pub(super) last: NaiveDateTime,
 }
 
-/// One batch (or several: `RollupWindow`), summed.
+impl Span {
+    fn widen(&mut self, at: NaiveDateTime) {
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+    }
+}
+
+/// A breakdown row's key: link, day, facet, value.
+pub(super) type FacetKey = (i64, NaiveDate, &'static str, Box<str>);
+
+/// A `FacetKey` with a borrowed value: looks a row up without copying the
+/// value (it hashes exactly as the tuple does: field by field, in order).
+#[derive(Hash)]
+struct FacetRef<'a>(i64, NaiveDate, &'static str, &'a str);
+
+impl Equivalent<FacetKey> for FacetRef<'_> {
+    fn equivalent(&self, key: &FacetKey) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2 && self.3 == &*key.3
+    }
+}
+
+/// Sums of redirects, kept in hash maps while they grow (one batch, or
+/// every batch of a `RollupWindow`) and sorted only when merged
+/// (`rollup_merge`), so that every replica writes rows in key order.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Rollup {
-    pub(super) hourly: BTreeMap<(i64, NaiveDateTime), (i64, i64)>,
-    pub(super) facets: BTreeMap<(i64, NaiveDate, &'static str, String), i64>,
-    pub(super) daily: BTreeMap<(i64, NaiveDate), Span>,
+    pub(super) hourly: HashMap<(i64, NaiveDateTime), (i64, i64)>,
+    pub(super) facets: HashMap<FacetKey, i64>,
+    pub(super) daily: HashMap<(i64, NaiveDate), Span>,
     /// Visitors the store may not have counted yet (see `SeenVisitors`).
-    pub(super) seen: BTreeSet<(i64, NaiveDate, i64)>,
+    pub(super) seen: HashSet<(i64, NaiveDate, i64)>,
 }
 
 fn hour_of(at: NaiveDateTime) -> NaiveDateTime {
     at.date().and_time(chrono::NaiveTime::MIN) + chrono::Duration::hours(i64::from(at.hour()))
 }
 
+/// A map's entries in key order.
+pub(super) fn sorted<K: Ord, V>(map: &HashMap<K, V>) -> Vec<(&K, &V)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
 impl Rollup {
-    /// Sums `batch`, leaving out of `seen` the visitors `known` already
-    /// saw counted in the store.
-    pub(crate) fn of(batch: &[RedirectEvent], known: &SeenVisitors) -> Self {
-        let mut rollup = Self::default();
+    /// Adds `batch` to these sums, leaving out of `seen` the visitors
+    /// `known` already saw counted in the store. Eight hash look-ups per
+    /// human redirect; a facet value is copied only when it is new here.
+    pub(crate) fn add(&mut self, batch: &[RedirectEvent], known: &SeenVisitors) {
         for event in batch {
             let agent = &event.visitor.agent;
-            let counts = rollup
+            let counts = self
                 .hourly
                 .entry((event.url_id, hour_of(event.timestamp)))
                 .or_default();
@@ -77,50 +107,30 @@ impl Rollup {
             ];
             for (facet, value) in FACETS.into_iter().zip(values) {
                 let Some(value) = value else { continue };
-                *rollup
+                match self
                     .facets
-                    .entry((event.url_id, day, facet, value.to_owned()))
-                    .or_default() += 1;
+                    .get_mut(&FacetRef(event.url_id, day, facet, value))
+                {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.facets
+                            .insert((event.url_id, day, facet, value.into()), 1);
+                    }
+                }
             }
-            rollup.widen(
-                (event.url_id, day),
-                Span {
-                    first: event.timestamp,
-                    last: event.timestamp,
-                },
-            );
+            let at = event.timestamp;
+            self.daily
+                .entry((event.url_id, day))
+                .and_modify(|span| span.widen(at))
+                .or_insert(Span {
+                    first: at,
+                    last: at,
+                });
             let key = (event.url_id, day, event.visitor.id);
             if !known.contains(&key) {
-                rollup.seen.insert(key);
+                self.seen.insert(key);
             }
         }
-        rollup
-    }
-
-    fn widen(&mut self, key: (i64, NaiveDate), span: Span) {
-        self.daily
-            .entry(key)
-            .and_modify(|known| {
-                known.first = known.first.min(span.first);
-                known.last = known.last.max(span.last);
-            })
-            .or_insert(span);
-    }
-
-    /// Adds another batch's sums to these.
-    pub(super) fn absorb(&mut self, other: Rollup) {
-        for (key, (humans, bots)) in other.hourly {
-            let counts = self.hourly.entry(key).or_default();
-            counts.0 += humans;
-            counts.1 += bots;
-        }
-        for (key, n) in other.facets {
-            *self.facets.entry(key).or_default() += n;
-        }
-        for (key, span) in other.daily {
-            self.widen(key, span);
-        }
-        self.seen.extend(other.seen);
     }
 
     /// How many rows the sums hold.
@@ -138,7 +148,7 @@ const SEEN_CAPACITY: usize = 100_000;
 /// store's `link_visitors_seen` stays the authority (several replicas
 /// count into it); keys are added only after their batch committed.
 #[derive(Debug, Default)]
-pub(crate) struct SeenVisitors(HashSet<(i64, NaiveDate, i64)>);
+pub(crate) struct SeenVisitors(std::collections::HashSet<(i64, NaiveDate, i64)>);
 
 impl SeenVisitors {
     fn contains(&self, key: &(i64, NaiveDate, i64)) -> bool {
@@ -149,7 +159,7 @@ impl SeenVisitors {
     /// `oldest`, and everything when full.
     pub(crate) fn remember(
         &mut self,
-        committed: BTreeSet<(i64, NaiveDate, i64)>,
+        committed: HashSet<(i64, NaiveDate, i64)>,
         oldest: NaiveDate,
     ) {
         if self.0.len() + committed.len() > SEEN_CAPACITY {

@@ -45,6 +45,16 @@ async fn a_refused_event_write_is_retried_until_every_event_lands(engine: Engine
     })
     .await;
     assert!(landed, "the retried batch never landed whole");
+    // The batch was tried several times: its roll-up counts it once.
+    let stats = format!("/urls/{url_id}/stats");
+    let counted = eventually(Duration::from_secs(10), || async {
+        app.get(&stats).await.json["redirects"] == json!(20)
+    })
+    .await;
+    assert!(counted, "the report never showed the 20 redirects");
+    // Past another roll-up window nothing more was added.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(app.get(&stats).await.json["redirects"], json!(20));
 }
 
 /// The store refuses events: the queue fills and drops after the short wait.
