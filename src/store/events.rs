@@ -69,6 +69,10 @@ pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
 /// WAL mode with `synchronous = NORMAL` already commits without an fsync.
 const PG_RELAX_COMMIT: &str = "SET LOCAL synchronous_commit = off";
 
+/// Redirect rows per COPY data message: about 300 KiB with browsers'
+/// user agents in `details`.
+const COPY_ROWS_PER_MESSAGE: usize = 1_000;
+
 /// The COPY that `redirects_copy_text` feeds (PostgreSQL).
 const COPY_REDIRECTS: &str = "COPY events (url_id, user_id, event_type, timestamp, details, \
      visitor, referrer_host, browser, os, device, bot, country) FROM STDIN";
@@ -285,7 +289,11 @@ impl Store {
                 sqlx::query(PG_RELAX_COMMIT).execute(&mut *tx).await?;
                 if !batch.is_empty() {
                     let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
-                    copy.send(redirects_copy_text(batch)).await?;
+                    // In pieces: the connection's write buffer keeps the
+                    // size of the largest message it ever sent.
+                    for rows in batch.chunks(COPY_ROWS_PER_MESSAGE) {
+                        copy.send(redirects_copy_text(rows)).await?;
+                    }
                     copy.finish().await?;
                 }
                 if let Some(rollup) = rollup {

@@ -151,6 +151,20 @@ const PG_DAILY: &str = "INSERT INTO link_daily (url_id, day, visitors, first_at,
        first_at = LEAST(link_daily.first_at, excluded.first_at), \
        last_at = GREATEST(link_daily.last_at, excluded.last_at)";
 
+/// Most rows one PostgreSQL upsert binds. A statement's arguments are
+/// encoded into the connection's write buffer, which keeps its largest
+/// size for the connection's life; slices keep that at about half a
+/// megabyte instead of the whole window's rows on every pooled connection
+/// the writer ever used. Slices of sorted rows stay in key order.
+const PG_MERGE_ROWS: usize = 4_096;
+
+/// The row ranges of `len` rows, slice by slice.
+fn slices(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..len)
+        .step_by(PG_MERGE_ROWS)
+        .map(move |start| start..(start + PG_MERGE_ROWS).min(len))
+}
+
 /// Merges a batch's roll-up inside its transaction (PostgreSQL).
 pub(crate) async fn merge_pg(
     tx: &mut Transaction<'static, Postgres>,
@@ -163,43 +177,49 @@ pub(crate) async fn merge_pg(
         months,
         seen,
     } = rollup.columns();
-    sqlx::query(PG_HOURLY)
-        .bind(hourly.0)
-        .bind(hourly.1)
-        .bind(hourly.2)
-        .bind(hourly.3)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(PG_DAYS)
-        .bind(days.0)
-        .bind(days.1)
-        .bind(days.2)
-        .bind(days.3)
-        .execute(&mut **tx)
-        .await?;
-    if rollup.daily.is_empty() {
-        return Ok(());
-    }
-    for (sql, facets) in [(PG_FACETS, facets), (PG_MONTHS, months)] {
-        sqlx::query(sql)
-            .bind(facets.0)
-            .bind(facets.1)
-            .bind(facets.2)
-            .bind(facets.3)
-            .bind(facets.4)
+    for r in slices(hourly.0.len()) {
+        sqlx::query(PG_HOURLY)
+            .bind(&hourly.0[r.clone()])
+            .bind(&hourly.1[r.clone()])
+            .bind(&hourly.2[r.clone()])
+            .bind(&hourly.3[r])
             .execute(&mut **tx)
             .await?;
     }
-    let fresh: Vec<(i64, NaiveDate)> = if seen.0.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as(PG_SEEN)
-            .bind(seen.0)
-            .bind(seen.1)
-            .bind(seen.2)
+    for r in slices(days.0.len()) {
+        sqlx::query(PG_DAYS)
+            .bind(&days.0[r.clone()])
+            .bind(&days.1[r.clone()])
+            .bind(&days.2[r.clone()])
+            .bind(&days.3[r])
+            .execute(&mut **tx)
+            .await?;
+    }
+    if rollup.daily.is_empty() {
+        return Ok(());
+    }
+    for (sql, facets) in [(PG_FACETS, &facets), (PG_MONTHS, &months)] {
+        for r in slices(facets.0.len()) {
+            sqlx::query(sql)
+                .bind(&facets.0[r.clone()])
+                .bind(&facets.1[r.clone()])
+                .bind(&facets.2[r.clone()])
+                .bind(&facets.3[r.clone()])
+                .bind(&facets.4[r])
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    let mut fresh: Vec<(i64, NaiveDate)> = Vec::new();
+    for r in slices(seen.0.len()) {
+        let counted: Vec<(i64, NaiveDate)> = sqlx::query_as(PG_SEEN)
+            .bind(&seen.0[r.clone()])
+            .bind(&seen.1[r.clone()])
+            .bind(&seen.2[r])
             .fetch_all(&mut **tx)
-            .await?
-    };
+            .await?;
+        fresh.extend(counted);
+    }
     let mut daily = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (url_id, day, n, first, last) in rollup.daily_rows(&fresh) {
         daily.0.push(url_id);
@@ -208,14 +228,16 @@ pub(crate) async fn merge_pg(
         daily.3.push(first);
         daily.4.push(last);
     }
-    sqlx::query(PG_DAILY)
-        .bind(daily.0)
-        .bind(daily.1)
-        .bind(daily.2)
-        .bind(daily.3)
-        .bind(daily.4)
-        .execute(&mut **tx)
-        .await?;
+    for r in slices(daily.0.len()) {
+        sqlx::query(PG_DAILY)
+            .bind(&daily.0[r.clone()])
+            .bind(&daily.1[r.clone()])
+            .bind(&daily.2[r.clone()])
+            .bind(&daily.3[r.clone()])
+            .bind(&daily.4[r])
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

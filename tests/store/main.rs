@@ -251,6 +251,68 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
     assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
 }
 
+/// A batch larger than one COPY message (1,000 rows) and than one roll-up
+/// upsert (4,096 rows): every piece lands, and the report counts all of
+/// it. The referrers seen twice sort last, so they sit in the last slice.
+async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Engine) {
+    let (store, _db) = test_store(engine, scripted_codes(&[])).await;
+    let owner = user(&store).await;
+    let url = store.create_url(&link(owner, None)).await.unwrap();
+    let agent = std::sync::Arc::new(kurz::domain::Agent {
+        browser: "Firefox".into(),
+        os: "Linux".into(),
+        device: kurz::domain::Device::Desktop,
+        bot: false,
+    });
+    let at = now_utc();
+    let hosts: Vec<String> = (0..4_500)
+        .map(|i| format!("a{i:05}.example"))
+        .chain((0..1_500).map(|i| format!("z{:05}.example", i % 750)))
+        .collect();
+    let batch: Vec<RedirectEvent> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| RedirectEvent {
+            url_id: url.id.get(),
+            user_id: owner.get(),
+            timestamp: at,
+            short_code: url.short_code.as_str().into(),
+            referrer: Some(format!("https://{host}/").into()),
+            user_agent: Some("Firefox".into()),
+            visitor: kurz::domain::Visitor {
+                id: i as i64,
+                referrer_host: Some(host.as_str().into()),
+                country: None,
+                agent: agent.clone(),
+            },
+        })
+        .collect();
+    store.append_redirects(&batch).await.unwrap();
+    // The redirects and the link's `created` event.
+    assert_eq!(events_of(&store, url.id).await.len(), 6_001);
+    let range = kurz::domain::StatsRange {
+        from: None,
+        to: None,
+        granularity: kurz::domain::Granularity::Day,
+    };
+    let report = store
+        .stats(kurz::domain::StatsScope::Link(url.id.get()), range)
+        .await
+        .unwrap();
+    assert_eq!(report.redirects, 6_000);
+    assert_eq!(report.unique_visitors, 6_000);
+    assert_eq!(report.browsers[0].redirects, 6_000);
+    assert_eq!(report.referrers.len(), 10);
+    assert!(
+        report
+            .referrers
+            .iter()
+            .all(|r| r.redirects == 2 && r.value.starts_with('z')),
+        "{:?}",
+        report.referrers
+    );
+}
+
 async fn a_client_event_must_name_things_that_exist(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
@@ -279,5 +341,6 @@ for_each_engine!(
     deleting_a_user_removes_their_links_with_an_event_each,
     usernames_and_emails_are_unique_case_insensitively_for_email,
     a_redirect_batch_lands_in_order_in_one_statement,
+    a_batch_larger_than_one_message_is_stored_and_counted_whole,
     a_client_event_must_name_things_that_exist,
 );
