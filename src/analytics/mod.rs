@@ -26,10 +26,25 @@ use crate::domain::{Agent, Visitor};
 /// Distinct user agents whose reading is kept.
 const AGENT_CACHE_ENTRIES: u64 = 4_096;
 
+/// A user agent's text and its reading, as cached: every redirect from
+/// the same browser shares both (the event keeps the text for `details`).
+#[derive(Clone)]
+struct Reading {
+    text: Arc<str>,
+    agent: Arc<Agent>,
+}
+
+/// What `Analytics::observe` makes of a redirect.
+pub struct Observed {
+    pub visitor: Visitor,
+    /// The user agent's text, shared with the cache.
+    pub user_agent: Option<Arc<str>>,
+}
+
 /// Reads redirects for their reports. One per process.
 pub struct Analytics {
     parser: Parser,
-    agents: moka::sync::Cache<Box<str>, Arc<Agent>>,
+    agents: moka::sync::Cache<Box<str>, Reading>,
     /// The reading of a request without a user agent, made once.
     no_agent: Arc<Agent>,
     salter: Arc<Salter>,
@@ -55,32 +70,38 @@ impl Analytics {
         ip: Option<IpAddr>,
         referrer: Option<&str>,
         user_agent: Option<&str>,
-    ) -> Visitor {
-        let agent = match user_agent {
-            Some(ua) => match self.agents.get(ua) {
-                Some(agent) => agent,
-                None => {
-                    let agent = Arc::new(classify(&self.parser, Some(ua)));
-                    self.agents.insert(ua.into(), agent.clone());
-                    agent
-                }
-            },
-            None => self.no_agent.clone(),
+    ) -> Observed {
+        let reading = user_agent.map(|ua| match self.agents.get(ua) {
+            Some(reading) => reading,
+            None => {
+                let reading = Reading {
+                    text: ua.into(),
+                    agent: Arc::new(classify(&self.parser, Some(ua))),
+                };
+                self.agents.insert(ua.into(), reading.clone());
+                reading
+            }
+        });
+        let (text, agent) = match reading {
+            Some(Reading { text, agent }) => (Some(text), agent),
+            None => (None, self.no_agent.clone()),
         };
-        Visitor {
-            id: self.salter.visitor(now.date(), ip, user_agent),
-            referrer_host: referrer.and_then(referrer_host),
-            country: self
-                .countries
-                .as_ref()
-                .zip(ip)
-                .and_then(|(c, ip)| c.country(ip)),
-            agent,
+        Observed {
+            visitor: Visitor {
+                id: self.salter.visitor(now.date(), ip, user_agent),
+                referrer_host: referrer.and_then(referrer_host),
+                country: self
+                    .countries
+                    .as_ref()
+                    .zip(ip)
+                    .and_then(|(c, ip)| c.country(ip)),
+                agent,
+            },
+            user_agent: text,
         }
     }
 }
 
-/// The host of a referring URL, lower case, without a leading `www.`.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,22 +110,28 @@ mod tests {
     fn one_reading_per_user_agent_is_shared() {
         let analytics = Analytics::new(Arc::new(Salter::random()), None);
         let now = crate::domain::now_utc();
-        let a = analytics.observe(
+        let first = analytics.observe(
             now,
             None,
             None,
             Some("Mozilla/5.0 (compatible; Googlebot/2.1)"),
         );
-        let b = analytics.observe(
+        let second = analytics.observe(
             now,
             None,
             Some("https://t.co/x"),
             Some("Mozilla/5.0 (compatible; Googlebot/2.1)"),
         );
+        let (a, b) = (&first.visitor, &second.visitor);
         assert!(Arc::ptr_eq(&a.agent, &b.agent));
+        let (text_a, text_b) = (first.user_agent.unwrap(), second.user_agent.unwrap());
+        assert!(Arc::ptr_eq(&text_a, &text_b));
+        assert_eq!(&*text_a, "Mozilla/5.0 (compatible; Googlebot/2.1)");
         assert!(a.agent.bot);
-        let anonymous = analytics.observe(now, None, None, None);
+        let anonymous = analytics.observe(now, None, None, None).visitor;
         let again = analytics.observe(now, None, None, None);
+        assert!(again.user_agent.is_none());
+        let again = again.visitor;
         assert!(Arc::ptr_eq(&anonymous.agent, &again.agent));
         assert!(!anonymous.agent.bot);
         assert_eq!(b.referrer_host.as_deref(), Some("t.co"));

@@ -4,6 +4,8 @@
 //! `Service::follow` (service/redirects.rs: cache tiers, then the event
 //! queue), answer 302 / 404 / 410. Nothing here waits on a database write.
 
+use std::borrow::Cow;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +36,7 @@ pub async fn follow(
         let headers = request.headers();
         Visit {
             referrer: header_text(headers, &header::REFERER),
-            user_agent: header_text(headers, &header::USER_AGENT),
+            user_agent: header_str(headers, &header::USER_AGENT),
             client_ip: request.extensions().get::<ClientIp>().map(|c| c.0),
         }
     });
@@ -76,10 +78,21 @@ pub async fn follow_legacy(
 
 /// A request header as text for the event log, cut to a sane length.
 fn header_text(headers: &HeaderMap, name: &header::HeaderName) -> Option<Box<str>> {
+    header_str(headers, name).map(Into::into)
+}
+
+/// The same, borrowed from the request where it is valid UTF-8.
+fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<Cow<'a, str>> {
     let value = headers.get(name)?;
     let text = String::from_utf8_lossy(value.as_bytes());
     Some(match text.char_indices().nth(MAX_HEADER_CHARS) {
-        Some((cut, _)) => text[..cut].into(),
-        None => text.into(),
+        Some((cut, _)) => match text {
+            Cow::Borrowed(text) => Cow::Borrowed(&text[..cut]),
+            Cow::Owned(mut text) => {
+                text.truncate(cut);
+                Cow::Owned(text)
+            }
+        },
+        None => text,
     })
 }

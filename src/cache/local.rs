@@ -127,7 +127,7 @@ mod tests {
             seen,
         );
         assert_eq!(
-            cache
+            &*cache
                 .get("abc")
                 .unwrap()
                 .link

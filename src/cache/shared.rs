@@ -243,7 +243,7 @@ fn decode(raw: &str) -> Option<Link> {
         "" => None,
         max => Some(max.parse().ok()?),
     };
-    let original_url = parts.next()?.to_owned();
+    let original_url = parts.next()?.into();
     Some(Link {
         url_id,
         user_id,

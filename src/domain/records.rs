@@ -52,7 +52,8 @@ pub struct Event {
 pub struct Link {
     pub url_id: i64,
     pub user_id: i64,
-    pub original_url: String,
+    /// Shared with the cache entry it came from: a hit copies no text.
+    pub original_url: std::sync::Arc<str>,
     pub is_active: bool,
     pub expires_at: Option<NaiveDateTime>,
     /// A budget that only the store can count exactly (every replica

@@ -14,7 +14,8 @@ pub struct RedirectEvent {
     pub timestamp: NaiveDateTime,
     pub short_code: Box<str>,
     pub referrer: Option<Box<str>>,
-    pub user_agent: Option<Box<str>>,
+    /// Shared with the agent cache (`analytics`).
+    pub user_agent: Option<std::sync::Arc<str>>,
     /// What the reports group by (kept beside `details`, not in it).
     pub visitor: Visitor,
 }

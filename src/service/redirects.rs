@@ -8,9 +8,10 @@ use crate::domain::{is_expired, now_utc, RedirectEvent, ShortCode};
 /// Who followed a link, as far as the event log keeps it. `None` for a HEAD
 /// request, which records nothing.
 #[derive(Debug, Clone, Default)]
-pub struct Visit {
+pub struct Visit<'a> {
     pub referrer: Option<Box<str>>,
-    pub user_agent: Option<Box<str>>,
+    /// Borrowed from the request: the event keeps the cached copy.
+    pub user_agent: Option<std::borrow::Cow<'a, str>>,
     /// The client's address (behind a trusted proxy, the forwarded one):
     /// only hashed, never kept.
     pub client_ip: Option<std::net::IpAddr>,
@@ -20,7 +21,7 @@ pub struct Visit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redirect {
     /// Active: the stored target (the caller appends the request's query).
-    Found(String),
+    Found(std::sync::Arc<str>),
     /// Deactivated, expired, or its redirect budget spent: 410.
     Gone,
     /// Never existed, or deleted: 404.
@@ -32,7 +33,11 @@ impl Service {
     /// A link with a redirect budget spends from it in the store first (a
     /// HEAD only asks whether any is left), so the budget holds exactly
     /// across replicas; other links never wait on the store.
-    pub async fn follow(&self, code: &ShortCode, visit: Option<Visit>) -> ServiceResult<Redirect> {
+    pub async fn follow(
+        &self,
+        code: &ShortCode,
+        visit: Option<Visit<'_>>,
+    ) -> ServiceResult<Redirect> {
         let Some(link) = self.links.resolve(code).await? else {
             return Ok(Redirect::Unknown);
         };
@@ -49,7 +54,7 @@ impl Service {
             return Ok(Redirect::Gone);
         }
         if let Some(visit) = visit {
-            let visitor = self.analytics.observe(
+            let observed = self.analytics.observe(
                 now,
                 visit.client_ip,
                 visit.referrer.as_deref(),
@@ -62,8 +67,8 @@ impl Service {
                     timestamp: now,
                     short_code: code.as_str().into(),
                     referrer: visit.referrer,
-                    user_agent: visit.user_agent,
-                    visitor,
+                    user_agent: observed.user_agent,
+                    visitor: observed.visitor,
                 })
                 .await;
         }

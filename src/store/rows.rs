@@ -141,7 +141,7 @@ impl From<LinkRow> for Link {
         Self {
             url_id: row.url_id,
             user_id: row.user_id,
-            original_url: row.original_url,
+            original_url: row.original_url.into(),
             is_active: row.is_active,
             expires_at: row.expires_at,
             max_redirects: row.max_redirects,
