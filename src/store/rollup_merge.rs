@@ -165,6 +165,13 @@ fn slices(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
         .map(move |start| start..(start + PG_MERGE_ROWS).min(len))
 }
 
+/// `query` with the rows `range` of each parallel column bound in turn.
+macro_rules! bind_rows {
+    ($query:expr, $range:expr; $($column:expr),+ $(,)?) => {
+        $query$(.bind(&$column[$range.clone()]))+
+    };
+}
+
 /// Merges a batch's roll-up inside its transaction (PostgreSQL).
 pub(crate) async fn merge_pg(
     tx: &mut Transaction<'static, Postgres>,
@@ -178,46 +185,31 @@ pub(crate) async fn merge_pg(
         seen,
     } = rollup.columns();
     for r in slices(hourly.0.len()) {
-        sqlx::query(PG_HOURLY)
-            .bind(&hourly.0[r.clone()])
-            .bind(&hourly.1[r.clone()])
-            .bind(&hourly.2[r.clone()])
-            .bind(&hourly.3[r])
+        bind_rows!(sqlx::query(PG_HOURLY), r; hourly.0, hourly.1, hourly.2, hourly.3)
             .execute(&mut **tx)
             .await?;
     }
     for r in slices(days.0.len()) {
-        sqlx::query(PG_DAYS)
-            .bind(&days.0[r.clone()])
-            .bind(&days.1[r.clone()])
-            .bind(&days.2[r.clone()])
-            .bind(&days.3[r])
+        bind_rows!(sqlx::query(PG_DAYS), r; days.0, days.1, days.2, days.3)
             .execute(&mut **tx)
             .await?;
     }
     if rollup.daily.is_empty() {
         return Ok(());
     }
-    for (sql, facets) in [(PG_FACETS, &facets), (PG_MONTHS, &months)] {
-        for r in slices(facets.0.len()) {
-            sqlx::query(sql)
-                .bind(&facets.0[r.clone()])
-                .bind(&facets.1[r.clone()])
-                .bind(&facets.2[r.clone()])
-                .bind(&facets.3[r.clone()])
-                .bind(&facets.4[r])
+    for (sql, f) in [(PG_FACETS, &facets), (PG_MONTHS, &months)] {
+        for r in slices(f.0.len()) {
+            bind_rows!(sqlx::query(sql), r; f.0, f.1, f.2, f.3, f.4)
                 .execute(&mut **tx)
                 .await?;
         }
     }
     let mut fresh: Vec<(i64, NaiveDate)> = Vec::new();
     for r in slices(seen.0.len()) {
-        let counted: Vec<(i64, NaiveDate)> = sqlx::query_as(PG_SEEN)
-            .bind(&seen.0[r.clone()])
-            .bind(&seen.1[r.clone()])
-            .bind(&seen.2[r])
-            .fetch_all(&mut **tx)
-            .await?;
+        let counted: Vec<(i64, NaiveDate)> =
+            bind_rows!(sqlx::query_as(PG_SEEN), r; seen.0, seen.1, seen.2)
+                .fetch_all(&mut **tx)
+                .await?;
         fresh.extend(counted);
     }
     let mut daily = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -229,12 +221,7 @@ pub(crate) async fn merge_pg(
         daily.4.push(last);
     }
     for r in slices(daily.0.len()) {
-        sqlx::query(PG_DAILY)
-            .bind(&daily.0[r.clone()])
-            .bind(&daily.1[r.clone()])
-            .bind(&daily.2[r.clone()])
-            .bind(&daily.3[r.clone()])
-            .bind(&daily.4[r])
+        bind_rows!(sqlx::query(PG_DAILY), r; daily.0, daily.1, daily.2, daily.3, daily.4)
             .execute(&mut **tx)
             .await?;
     }

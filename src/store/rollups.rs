@@ -60,7 +60,7 @@ impl Equivalent<FacetKey> for FacetRef<'_> {
 /// Sums of redirects, kept in hash maps while they grow (one batch, or
 /// every batch of a `RollupWindow`) and sorted only when merged
 /// (`rollup_merge`), so that every replica writes rows in key order.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct Rollup {
     pub(super) hourly: HashMap<(i64, NaiveDateTime), (i64, i64)>,
     pub(super) facets: HashMap<FacetKey, i64>,
