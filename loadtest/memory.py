@@ -18,6 +18,9 @@ part costs:
   no metrics         KURZ_METRICS=false
   purge later        MIMALLOC_PURGE_DELAY=1000, the allocator's own default
                      (kurz serve purges at once; this is what that saves)
+  huge pages         MIMALLOC_ALLOW_THP=1: let the kernel back mimalloc's
+                     arenas with 2 MiB transparent huge pages (kurz serve
+                     refuses them; this is what that saves)
 
 Result: loadtest/results/memory.md.
 """
@@ -41,6 +44,7 @@ VARIANTS = [
     ("small batches", {"KURZ_EVENT_BATCH_MAX": "5000"}, "GET"),
     ("no metrics", {"KURZ_METRICS": "false"}, "GET"),
     ("purge later", {"MIMALLOC_PURGE_DELAY": "1000"}, "GET"),
+    ("huge pages", {"MIMALLOC_ALLOW_THP": "1"}, "GET"),
 ]
 
 
