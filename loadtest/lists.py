@@ -14,8 +14,9 @@ import urllib.request
 
 LINKS = 1000
 # What kurz runs for GET /urls?user_id=X without paging (src/store/urls.rs).
-SQL = ("SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at "
-       "FROM urls WHERE id > 0 AND user_id = {uid} ORDER BY id LIMIT 9223372036854775807 OFFSET 0;\n")
+SQL = ("SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at, "
+       "expires_at, max_redirects FROM urls WHERE id > 0 AND user_id = {uid} "
+       "ORDER BY user_id, id LIMIT 9223372036854775807 OFFSET 0;\n")
 
 
 def post(base, path, body):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where one replica's memory goes at saturation.
 
-    python3 loadtest/memory.py [--duration 10] [--conns 200]
+    python3 loadtest/memory.py [--duration 10] [--conns 200] [--browser-headers]
 
 Starts one kurz replica on SQLite with the seed data (the default setup),
 drives cache-hit redirects with wrk until it saturates, and records the
@@ -77,7 +77,8 @@ def run(name, extra, method, args, codes):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        r = b.run_wrk(URL, args.conns, args.duration, "redirect.lua", [str(codes), method])
+        script_args = [str(codes), method] + (["browser"] if args.browser_headers else [])
+        r = b.run_wrk(URL, args.conns, args.duration, "redirect.lua", script_args)
         done.set()
         sampler.join()
         peak["hwm"] = status(proc.pid)["hwm"]
@@ -93,12 +94,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", type=int, default=200)
+    parser.add_argument("--browser-headers", action="store_true",
+                        help="redirects carry browsers' user agents and referrers (wrk/redirect.lua)")
     args = parser.parse_args()
     b.sh("cargo", "build", "--release", "--quiet", "--bin", "kurz")
     codes = b.active_codes()
     rows = [run(name, extra, method, args, codes) for name, extra, method in VARIANTS]
-    lines = [f"One SQLite replica, seed data, wrk -c{args.conns} -d{args.duration}s of cache-hit redirects "
-             f"(`python3 loadtest/memory.py`, {time.strftime('%Y-%m-%d %H:%M')}).", "",
+    headers = " with browsers' headers" if args.browser_headers else ""
+    flags = f" --conns {args.conns}" + (" --browser-headers" if args.browser_headers else "")
+    lines = [f"One SQLite replica, seed data, wrk -c{args.conns} -d{args.duration}s of cache-hit redirects{headers} "
+             f"(`python3 loadtest/memory.py{flags}`, {time.strftime('%Y-%m-%d %H:%M')}).", "",
              "| run | req/s | peak RSS MiB | anonymous at peak | files at peak (binary, WAL index) | RSS after start |",
              "|---|---:|---:|---:|---:|---:|"]
     for name, rps, idle, peak in rows:

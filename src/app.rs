@@ -61,10 +61,13 @@ impl App {
         let config = settings.parse()?;
         telemetry::process::mark_start();
         let metrics = config.server.metrics.then(telemetry::metrics_handle);
-        let store = Store::connect(&config.store.url, config.store.max_connections)
+        let mut store = Store::connect(&config.store.url, config.store.max_connections)
             .await
             .context("failed to open the database")?
             .with_codes(codes);
+        if let Some(turns) = config.store.list_streams {
+            store = store.with_list_streams(turns);
+        }
         let store = Arc::new(store);
         if config.store.migrate_on_start {
             store

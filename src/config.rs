@@ -107,6 +107,11 @@ pub struct Settings {
     #[arg(long, env = "KURZ_DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
 
+    /// Lists streamed from the database at once; more wait their turn (up
+    /// to 3 s, then 503). 0: twice the cores.
+    #[arg(long, env = "KURZ_DB_LIST_STREAMS", default_value_t = 0)]
+    pub db_list_streams: u32,
+
     /// Largest JSON body accepted, in bytes (413 above it).
     #[arg(long, env = "KURZ_JSON_BODY_LIMIT", default_value_t = defaults::JSON_BODY_LIMIT)]
     pub json_body_limit: usize,
@@ -298,6 +303,7 @@ impl fmt::Debug for Settings {
             .field("admin_key", &self.admin_key.as_ref().map(|_| "set"))
             .field("database", &engine)
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_list_streams", &self.db_list_streams)
             .field("json_body_limit", &self.json_body_limit)
             .field("csv_body_limit", &self.csv_body_limit)
             .field("block_private_targets", &self.block_private_targets)
@@ -319,6 +325,7 @@ impl Settings {
             database_url: Some(database_url.into()),
             sqlite_path: d::SQLITE_PATH.into(),
             db_max_connections: d::DB_MAX_CONNECTIONS,
+            db_list_streams: 0,
             json_body_limit: d::JSON_BODY_LIMIT,
             csv_body_limit: d::CSV_BODY_LIMIT,
             block_private_targets: false,

@@ -4,7 +4,9 @@
 //! A list is written as rows arrive from the store, a few kilobytes at a
 //! time, so memory stays flat however many rows match. The first row is
 //! awaited before the answer starts, so a store that is down still gets a
-//! proper JSON error instead of a cut-off 200.
+//! proper JSON error instead of a cut-off 200. A client that stops reading
+//! is cut off after a while, so it cannot keep the database connection
+//! and the list turn its list holds.
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
@@ -12,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::mpsc::{self, error::SendTimeoutError};
 use utoipa::IntoParams;
 
 use super::body::Problems;
@@ -131,9 +135,23 @@ impl ListQuery {
 
 /// Answers with the stream as a JSON array, each row turned into its wire
 /// shape by `wire`.
-pub async fn json_array<R, T>(
+pub async fn json_array<R, T>(rows: RowStream<R>, wire: fn(R) -> T) -> Result<Response, ApiError>
+where
+    R: Send + 'static,
+    T: Serialize + Send + 'static,
+{
+    json_array_within(rows, wire, READER_STALL).await
+}
+
+/// How long a client may leave a list unread before it is cut off. A list
+/// holds a database connection and a list turn while it streams; a client
+/// that stops reading must not keep them.
+const READER_STALL: Duration = Duration::from_secs(10);
+
+async fn json_array_within<R, T>(
     mut rows: RowStream<R>,
     wire: fn(R) -> T,
+    stall: Duration,
 ) -> Result<Response, ApiError>
 where
     R: Send + 'static,
@@ -143,39 +161,115 @@ where
         None => return Ok(([(header::CONTENT_TYPE, json_type())], "[]").into_response()),
         Some(row) => wire(row?),
     };
-    let body = async_stream::stream! {
-        let mut buffer = Vec::with_capacity(CHUNK_BYTES + 1024);
-        buffer.push(b'[');
-        if let Err(e) = serde_json::to_writer(&mut buffer, &first) {
-            yield Err(std::io::Error::other(e));
-            return;
-        }
+    // The rows are read and written out by their own task, a chunk or two
+    // ahead of the client; when the client reads nothing for `stall`, the
+    // task gives up and frees what the list holds.
+    let (chunks, mut received) = mpsc::channel::<std::io::Result<Bytes>>(2);
+    tokio::spawn(async move {
+        let mut array = ArrayWriter::new(&first);
         while let Some(row) = rows.next().await {
             let row = match row {
                 Ok(row) => wire(row),
                 Err(e) => {
                     tracing::error!(error = %e, "list stream failed part-way; closing the response");
-                    yield Err(std::io::Error::other(e));
-                    return;
+                    array.fail(std::io::Error::other(e));
+                    break;
                 }
             };
-            buffer.push(b',');
-            if let Err(e) = serde_json::to_writer(&mut buffer, &row) {
-                yield Err(std::io::Error::other(e));
-                return;
-            }
-            if buffer.len() >= CHUNK_BYTES {
-                yield Ok(Bytes::from(std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK_BYTES + 1024))));
+            array.push(&row);
+            if let Some(chunk) = array.full_chunk() {
+                let ends = chunk.is_err();
+                if !send_within(&chunks, chunk, stall).await || ends {
+                    return;
+                }
             }
         }
-        buffer.push(b']');
-        yield Ok(Bytes::from(buffer));
+        if let Some(last) = array.finish() {
+            send_within(&chunks, last, stall).await;
+        }
+    });
+    let body = async_stream::stream! {
+        while let Some(chunk) = received.recv().await {
+            yield chunk;
+        }
     };
     Ok((
         [(header::CONTENT_TYPE, json_type())],
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// Hands a chunk to the response; false when the client went away or
+/// read nothing for `stall`.
+async fn send_within(
+    chunks: &mpsc::Sender<std::io::Result<Bytes>>,
+    chunk: std::io::Result<Bytes>,
+    stall: Duration,
+) -> bool {
+    match chunks.send_timeout(chunk, stall).await {
+        Ok(()) => true,
+        Err(SendTimeoutError::Closed(_)) => false,
+        Err(SendTimeoutError::Timeout(_)) => {
+            tracing::warn!(
+                stall_secs = stall.as_secs(),
+                "client stopped reading a list; closing the response"
+            );
+            false
+        }
+    }
+}
+
+/// A JSON array written a chunk at a time.
+struct ArrayWriter {
+    buffer: Vec<u8>,
+    failed: Option<std::io::Error>,
+}
+
+impl ArrayWriter {
+    fn new(first: &impl Serialize) -> Self {
+        let mut buffer = Vec::with_capacity(CHUNK_BYTES + 1024);
+        buffer.push(b'[');
+        let failed = serde_json::to_writer(&mut buffer, first)
+            .err()
+            .map(std::io::Error::other);
+        Self { buffer, failed }
+    }
+
+    fn push(&mut self, row: &impl Serialize) {
+        if self.failed.is_some() {
+            return;
+        }
+        self.buffer.push(b',');
+        if let Err(e) = serde_json::to_writer(&mut self.buffer, row) {
+            self.failed = Some(std::io::Error::other(e));
+        }
+    }
+
+    fn fail(&mut self, error: std::io::Error) {
+        self.failed.get_or_insert(error);
+    }
+
+    /// A chunk to send: an error once writing failed, or the buffer once
+    /// it holds enough.
+    fn full_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        (self.buffer.len() >= CHUNK_BYTES).then(|| {
+            let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES + 1024));
+            Ok(Bytes::from(full))
+        })
+    }
+
+    /// The rest of the array, or the error that ended it.
+    fn finish(mut self) -> Option<std::io::Result<Bytes>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        self.buffer.push(b']');
+        Some(Ok(Bytes::from(self.buffer)))
+    }
 }
 
 fn json_type() -> HeaderValue {
@@ -185,6 +279,46 @@ fn json_type() -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    /// Rows of about a kilobyte each; `alive` counts while the stream lives.
+    fn rows(n: usize, alive: Arc<()>) -> RowStream<String> {
+        Box::pin(futures_util::stream::iter(0..n).map(move |i| {
+            let _ = &alive;
+            Ok(format!("{i:01000}"))
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_list_streams_every_row_as_one_json_array() {
+        let response = json_array(rows(300, Arc::new(())), |row| row)
+            .await
+            .unwrap();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let rows: Vec<String> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(rows.len(), 300);
+        assert_eq!(rows[299], format!("{:01000}", 299));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_loses_the_list_and_frees_its_rows() {
+        let alive = Arc::new(());
+        let stall = Duration::from_secs(10);
+        let response = json_array_within(rows(300, alive.clone()), |row| row, stall)
+            .await
+            .unwrap();
+        tokio::time::sleep(stall / 2).await;
+        assert_eq!(Arc::strong_count(&alive), 2, "the list still streams");
+        tokio::time::sleep(stall).await;
+        assert_eq!(
+            Arc::strong_count(&alive),
+            1,
+            "an unread list lets go of its rows"
+        );
+        drop(response);
+    }
 
     fn page_of(query: &str) -> Result<Page, ()> {
         ListQuery::parse(Some(query))

@@ -52,6 +52,8 @@ pub struct StoreConfig {
     pub url: String,
     pub engine: &'static str,
     pub max_connections: u32,
+    /// Lists streamed at once; `None`: twice the cores.
+    pub list_streams: Option<u32>,
     pub migrate_on_start: bool,
     /// Days of events kept; `None` keeps everything.
     pub event_retention_days: Option<u32>,
@@ -62,6 +64,7 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("engine", &self.engine)
             .field("max_connections", &self.max_connections)
+            .field("list_streams", &self.list_streams)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("event_retention_days", &self.event_retention_days)
             .finish_non_exhaustive()
@@ -240,6 +243,7 @@ impl Settings {
             url,
             engine,
             max_connections: p.at_least_one("KURZ_DB_MAX_CONNECTIONS", self.db_max_connections),
+            list_streams: (self.db_list_streams > 0).then_some(self.db_list_streams),
             migrate_on_start: self.migrate_on_start,
             event_retention_days: (self.event_retention_days > 0)
                 .then_some(self.event_retention_days),

@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod import;
 mod keys;
+mod list_turns;
 mod partitions;
 mod query;
 mod report_tiers;
@@ -73,6 +74,8 @@ pub struct Store {
     codes: CodeSource,
     /// Visitors this process saw counted (only the event writer uses it).
     seen_visitors: std::sync::Mutex<rollups::SeenVisitors>,
+    /// How many lists stream from the database at once.
+    list_turns: list_turns::ListTurns,
 }
 
 /// A connection pool's state, for `/metrics`.
@@ -110,7 +113,15 @@ impl Store {
             seen_visitors: std::sync::Mutex::default(),
             engine,
             codes: CodeSource::random(),
+            list_turns: list_turns::ListTurns::for_this_machine(),
         })
+    }
+
+    /// At most `turns` lists stream from the database at once (default:
+    /// twice the cores); the others wait their turn.
+    pub fn with_list_streams(mut self, turns: u32) -> Self {
+        self.list_turns = list_turns::ListTurns::new(turns);
+        self
     }
 
     /// Replaces the source of generated short codes.

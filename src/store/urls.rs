@@ -106,6 +106,7 @@ impl Store {
         let (limit, offset, after) = page.bounds();
         on_engine!(self, |db| {
             let pool = db.read.clone();
+            let turns = self.list_turns.clone();
             let mut query = db.builder(format!("SELECT {URL_COLUMNS} FROM urls WHERE id > "));
             query.push_bind(after);
             if let Some(user_id) = filter.user_id {
@@ -125,6 +126,7 @@ impl Store {
                 .push(" OFFSET ")
                 .push_bind(offset);
             Box::pin(async_stream::try_stream! {
+                let _turn = turns.wait().await?;
                 let mut rows = query.build_query_as::<UrlRow>().fetch(&pool);
                 while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                     yield row.into_url()?;

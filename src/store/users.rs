@@ -62,7 +62,9 @@ impl Store {
         );
         on_engine!(self, |db| {
             let pool = db.read.clone();
+            let turns = self.list_turns.clone();
             Box::pin(async_stream::try_stream! {
+                let _turn = turns.wait().await?;
                 let mut rows = sqlx::query_as::<_, UserRow>(&sql)
                     .bind(after)
                     .bind(limit)
