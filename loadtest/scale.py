@@ -5,6 +5,7 @@ imports and bytes on disk on it.
     python3 loadtest/scale.py generate --engine postgres   # 10^7 links, 10^8 events
     python3 loadtest/scale.py generate --engine sqlite     # 10^6 links, 10^7 events
     python3 loadtest/scale.py bench --engine postgres      # the runs, table in loadtest/results
+    python3 loadtest/scale.py import --engine postgres     # only the import rate (no big store needed)
     python3 loadtest/scale.py down                         # stop the PostgreSQL it started
 
 Link i (1 <= i <= N) has code "k<i>" and belongs to user 1 + i % U. Events
@@ -94,6 +95,17 @@ def months():
         spans.append((f"events_{start:%Y_%m}", start, end))
     total = sum((e - s).days for _, s, e in spans)
     return [(n, s, e, (e - s).days / total) for n, s, e in spans]
+
+
+def fresh_pg():
+    """An empty server with the serving settings, when generate never ran."""
+    if (STATE / "pg" / "data").exists():
+        return
+    (STATE / "pg").mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(STATE / "pg", "postgres")
+    as_pg(pg_bin() / "initdb", "-D", STATE / "pg" / "data", "-A", "trust", "-U", "postgres", "-E", "UTF8",
+          stdout=subprocess.DEVNULL)
 
 
 def stop_pg():
@@ -200,7 +212,7 @@ def generate_sqlite(links, events):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["generate", "bench", "down"])
+    parser.add_argument("action", choices=["generate", "bench", "import", "down"])
     parser.add_argument("--engine", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--links", type=int)
     parser.add_argument("--events", type=int)
@@ -216,6 +228,9 @@ def main():
     if args.action == "generate":
         (generate_postgres if args.engine == "postgres" else generate_sqlite)(links, events)
         log(f"generated in {time.time() - started:.0f} s")
+    elif args.action == "import":
+        from scale_bench import import_only  # noqa: E402 (next to this file)
+        import_only(args)
     else:
         from scale_bench import bench  # noqa: E402 (next to this file)
         bench(args, links, events)

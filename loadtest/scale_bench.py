@@ -84,6 +84,21 @@ def import_rate(args):
     return IMPORT_ROWS / (time.time() - started)
 
 
+def import_only(args):
+    """`kurz import --events` rate alone, three runs, on a fresh or the generated store's server."""
+    if args.engine == "postgres":
+        s.fresh_pg()
+        s.stop_pg()
+        s.pg_ctl("start", s.SERVE)
+    try:
+        rates = [import_rate(args) for _ in range(3)]
+    finally:
+        if args.engine == "postgres":
+            s.stop_pg()
+    s.log(f"kurz import --events, {IMPORT_ROWS:,} rows, {args.engine}: "
+          + ", ".join(f"{r:,.0f}" for r in rates) + " rows/s")
+
+
 def disk(args, links, events):
     if args.engine == "postgres":
         ev = int(s.psql("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i "

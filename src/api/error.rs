@@ -114,6 +114,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(message) => Self::Forbidden(message.into()),
             ServiceError::Invalid(problem) => problem.into(),
             ServiceError::Store(store) => store.into(),
+            ServiceError::Internal(error) => Self::Internal(error),
         }
     }
 }

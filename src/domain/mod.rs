@@ -30,7 +30,7 @@ pub use api_key::{
     token_hash, token_matches, token_prefix, tokens_equal, ApiKey, Caller, KeyCredential, NewToken,
 };
 pub use deny_list::DenyList;
-pub use details::parse_details;
+pub use details::{check_details_text, parse_details};
 pub use email::Email;
 pub use error::DomainError;
 pub use event_type::EventType;

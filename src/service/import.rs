@@ -6,14 +6,15 @@
 //! never stops the others.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    now_utc, parse_details, parse_timestamp, DomainError, Email, EventType, Id, NewUser, ShortCode,
-    TargetPolicy, TargetUrl, Username,
+    now_utc, parse_timestamp, DomainError, Email, Id, NewUser, ShortCode, TargetPolicy, TargetUrl,
+    Username,
 };
-use crate::store::{ImportOutcome, ImportedEvent, ImportedUrl, Store};
+use crate::store::{ImportOutcome, ImportedUrl, Store};
+
+pub use super::event_import::import_events;
 
 use super::ServiceError;
 
@@ -37,7 +38,7 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    fn reject(&mut self, line: u64, reason: impl Into<String>) {
+    pub(super) fn reject(&mut self, line: u64, reason: impl Into<String>) {
         self.rejected += 1;
         if self.errors.len() < MAX_LISTED_ERRORS {
             self.errors.push(RowError {
@@ -47,7 +48,7 @@ impl ImportReport {
         }
     }
 
-    fn record(&mut self, lines: &[u64], outcomes: &[ImportOutcome]) {
+    pub(super) fn record(&mut self, lines: &[u64], outcomes: &[ImportOutcome]) {
         for (line, outcome) in lines.iter().zip(outcomes) {
             match outcome {
                 ImportOutcome::Rejected(reason) => self.reject(*line, *reason),
@@ -66,32 +67,43 @@ struct Table {
     rows: Vec<(u64, csv::StringRecord)>,
 }
 
+/// A CSV file's reader, past its header: the lower-cased column names, or
+/// why the file as a whole cannot be read (not UTF-8, no header, a
+/// required column missing).
+pub(super) fn open_csv<'a>(
+    bytes: &'a [u8],
+    required: &[&str],
+) -> Result<(Vec<String>, csv::Reader<&'a [u8]>), ServiceError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ServiceError::BadFile("file is not UTF-8 text".into()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| ServiceError::BadFile(format!("unreadable CSV header: {e}")))?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|c| !headers.iter().any(|h| h == *c))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(ServiceError::BadFile(format!(
+            "CSV header lacks column(s): {}",
+            missing.join(", ")
+        )));
+    }
+    Ok((headers, reader))
+}
+
 impl Table {
     fn read(bytes: &[u8], required: &[&str]) -> Result<Self, ServiceError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| ServiceError::BadFile("file is not UTF-8 text".into()))?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| ServiceError::BadFile(format!("unreadable CSV header: {e}")))?
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect();
-        let missing: Vec<&str> = required
-            .iter()
-            .filter(|c| !headers.iter().any(|h| h == *c))
-            .copied()
-            .collect();
-        if !missing.is_empty() {
-            return Err(ServiceError::BadFile(format!(
-                "CSV header lacks column(s): {}",
-                missing.join(", ")
-            )));
-        }
+        let (headers, mut reader) = open_csv(bytes, required)?;
         let mut rows = Vec::new();
         for record in reader.records() {
             let record =
@@ -111,7 +123,7 @@ impl Table {
     }
 }
 
-fn optional_id(raw: &str, field: &'static str) -> Result<Option<Id>, DomainError> {
+pub(super) fn optional_id(raw: &str, field: &'static str) -> Result<Option<Id>, DomainError> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -120,11 +132,14 @@ fn optional_id(raw: &str, field: &'static str) -> Result<Option<Id>, DomainError
         .ok_or_else(|| DomainError::new(field, "must be a positive integer"))
 }
 
-fn required_id(raw: &str, field: &'static str) -> Result<Id, DomainError> {
+pub(super) fn required_id(raw: &str, field: &'static str) -> Result<Id, DomainError> {
     optional_id(raw, field)?.ok_or_else(|| DomainError::new(field, "is required"))
 }
 
-fn optional_time(raw: &str, field: &'static str) -> Result<chrono::NaiveDateTime, DomainError> {
+pub(super) fn optional_time(
+    raw: &str,
+    field: &'static str,
+) -> Result<chrono::NaiveDateTime, DomainError> {
     if raw.is_empty() {
         return Ok(now_utc());
     }
@@ -212,47 +227,6 @@ pub async fn import_urls(store: &Store, bytes: &[u8]) -> Result<ImportReport, Se
     Ok(report)
 }
 
-/// Imports `id,url_id,user_id,event_type,timestamp,details` (details: a JSON object).
-pub async fn import_events(store: &Store, bytes: &[u8]) -> Result<ImportReport, ServiceError> {
-    let table = Table::read(bytes, &["id", "event_type"])?;
-    let mut report = ImportReport::default();
-    let mut lines = Vec::new();
-    let mut events = Vec::new();
-    for (line, record) in &table.rows {
-        let cell = |c| table.cell(record, c);
-        let parsed = (|| {
-            Ok::<_, DomainError>(ImportedEvent {
-                id: required_id(cell("id"), "id")?,
-                url_id: optional_id(cell("url_id"), "url_id")?.map(Id::get),
-                user_id: optional_id(cell("user_id"), "user_id")?.map(Id::get),
-                event_type: EventType::parse(cell("event_type"))?.as_str().to_owned(),
-                timestamp: optional_time(cell("timestamp"), "timestamp")?,
-                details: details_cell(cell("details"))?,
-            })
-        })();
-        match parsed {
-            Ok(event) => {
-                lines.push(*line);
-                events.push(event);
-            }
-            Err(e) => report.reject(*line, e.to_string()),
-        }
-    }
-    let outcomes = store.import_events(&events).await?;
-    report.record(&lines, &outcomes);
-    report.errors.sort_by_key(|e| e.line);
-    Ok(report)
-}
-
-fn details_cell(raw: &str) -> Result<Map<String, Value>, DomainError> {
-    if raw.is_empty() {
-        return Ok(Map::new());
-    }
-    let value = serde_json::from_str::<Value>(raw)
-        .map_err(|_| DomainError::new("details", "must be a JSON object"))?;
-    parse_details(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,14 +248,5 @@ mod tests {
         .unwrap();
         assert_eq!(t.cell(&t.rows[0].1, "username"), "ann");
         assert_eq!(t.rows[0].0, 2);
-    }
-
-    #[test]
-    fn details_must_be_an_object() {
-        assert!(details_cell("{\"a\":1}").is_ok());
-        assert!(details_cell("").unwrap().is_empty());
-        assert!(details_cell("[1]").is_err());
-        assert!(details_cell("\"x\"").is_err());
-        assert!(details_cell("{\"a\":\"\\u0000\"}").is_err());
     }
 }

@@ -10,6 +10,7 @@
 
 mod auth;
 mod deny;
+mod event_import;
 mod events;
 pub mod import;
 mod keys;
@@ -44,6 +45,9 @@ pub enum ServiceError {
     Forbidden(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something of kurz's own failed (a worker thread panicked).
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

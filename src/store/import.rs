@@ -1,15 +1,12 @@
 //! Imports of the hackathon CSV files: rows already parsed, written in
 //! chunked transactions, each row's fate reported. Explicit ids are kept;
-//! an id that is already there leaves the stored row untouched.
+//! an id that is already there leaves the stored row untouched. Users and
+//! links here; events, which come by the million, in `event_import`.
 
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value};
 
-use std::collections::HashSet;
-
-use super::copy_text::CopyText;
-use super::{on_engine, Engine, Store, StoreResult};
-use crate::domain::{format_spaced_timestamp, Id, NewUser, ShortCode, TargetUrl};
+use super::{on_engine, Store, StoreResult};
+use crate::domain::{Id, NewUser, ShortCode, TargetUrl};
 use crate::telemetry::{stage_timer, Stage};
 
 /// Rows per import transaction.
@@ -35,38 +32,6 @@ pub struct ImportedUrl {
     pub is_active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct ImportedEvent {
-    pub id: Id,
-    pub url_id: Option<i64>,
-    pub user_id: Option<i64>,
-    pub event_type: String,
-    pub timestamp: NaiveDateTime,
-    pub details: Map<String, Value>,
-}
-
-/// Rows per PostgreSQL bulk-import transaction.
-const BULK_CHUNK: usize = 100_000;
-/// Serialises event imports: the id check and the COPY must not interleave.
-const EVENT_IMPORT_LOCK: i64 = 0x6b75_727a_0101;
-const COPY_EVENTS: &str =
-    "COPY events (id, url_id, user_id, event_type, timestamp, details) FROM STDIN";
-
-/// Imported events as COPY text for `COPY_EVENTS`.
-fn events_copy_text(rows: &[&ImportedEvent]) -> Vec<u8> {
-    let mut copy = CopyText::with_capacity(rows.len() * 128);
-    for row in rows {
-        copy.int(row.id.get())
-            .int_opt(row.url_id)
-            .int_opt(row.user_id)
-            .text(row.event_type.as_bytes())
-            .plain(format_spaced_timestamp(&row.timestamp))
-            .json(&row.details);
-        copy.end_row();
-    }
-    copy.into_bytes()
 }
 
 /// Inserts an imported user; `$4` marks a username that an earlier user
@@ -200,79 +165,6 @@ impl Store {
                     outcomes.push(match inserted {
                         Some(_) => ImportOutcome::Inserted,
                         None => ImportOutcome::Rejected("conflicts with an existing url"),
-                    });
-                }
-                tx.commit().await?;
-            });
-        }
-        self.sync_id_sequences().await?;
-        Ok(outcomes)
-    }
-
-    /// Events keep their ids; an id already stored (whatever its
-    /// timestamp) leaves the stored event as it is. On PostgreSQL the new
-    /// rows go in by COPY straight into the partitioned table, `BULK_CHUNK`
-    /// at a time, after one look at which of the chunk's ids are stored.
-    #[tracing::instrument(name = "store.import_events", level = "debug", skip_all)]
-    pub async fn import_events(&self, rows: &[ImportedEvent]) -> StoreResult<Vec<ImportOutcome>> {
-        let _db = stage_timer(Stage::Db);
-        let mut outcomes = Vec::with_capacity(rows.len());
-        if let Engine::Postgres(db) = &self.engine {
-            for chunk in rows.chunks(BULK_CHUNK) {
-                let mut tx = db.begin_write().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(EVENT_IMPORT_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                // The ids already stored in this chunk's id range (one range
-                // scan per partition), then the first row of each new id.
-                let low = chunk.iter().map(|r| r.id.get()).min().unwrap_or(0);
-                let high = chunk.iter().map(|r| r.id.get()).max().unwrap_or(0);
-                let present: Vec<i64> =
-                    sqlx::query_scalar("SELECT id FROM events WHERE id BETWEEN $1 AND $2")
-                        .bind(low)
-                        .bind(high)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let mut taken: HashSet<i64> = present.into_iter().collect();
-                let mut fresh = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    if taken.insert(row.id.get()) {
-                        outcomes.push(ImportOutcome::Inserted);
-                        fresh.push(row);
-                    } else {
-                        outcomes.push(ImportOutcome::AlreadyPresent);
-                    }
-                }
-                if !fresh.is_empty() {
-                    let mut copy = tx.copy_in_raw(COPY_EVENTS).await?;
-                    copy.send(events_copy_text(&fresh)).await?;
-                    copy.finish().await?;
-                }
-                tx.commit().await?;
-            }
-            self.sync_id_sequences().await?;
-            return Ok(outcomes);
-        }
-        for chunk in rows.chunks(IMPORT_CHUNK) {
-            on_engine!(self, |db| {
-                let mut tx = db.begin_write().await?;
-                for row in chunk {
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-                    )
-                    .bind(row.id.get())
-                    .bind(row.url_id)
-                    .bind(row.user_id)
-                    .bind(&row.event_type)
-                    .bind(row.timestamp)
-                    .bind(sqlx::types::Json(&row.details))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    outcomes.push(match inserted {
-                        Some(_) => ImportOutcome::Inserted,
-                        None => ImportOutcome::AlreadyPresent,
                     });
                 }
                 tx.commit().await?;

@@ -14,6 +14,7 @@
 mod copy_text;
 mod engine;
 mod error;
+mod event_import;
 mod events;
 mod import;
 mod keys;
@@ -39,7 +40,8 @@ use engine::Db;
 
 pub use engine::SQLITE_MAX_READERS;
 pub use error::{ConflictField, StoreError};
-pub use import::{ImportOutcome, ImportedEvent, ImportedUrl};
+pub use event_import::{ClaimedEvents, EventImport, ImportedEvent};
+pub use import::{ImportOutcome, ImportedUrl};
 pub use partitions::PartitionUpkeep;
 pub use query::{EventFilter, Page, UrlFilter};
 pub use rollup_window::RollupWindow;

@@ -29,6 +29,10 @@ pub const DIRECT: &str = "direct";
 /// only for redirects whose country is known).
 pub const FACETS: [&str; 5] = ["referrer", "browser", "os", "device", "country"];
 
+/// The referrer, browser, OS and device of an imported redirect (it has
+/// no country), as `rollup_rebuild` reads a redirect without a reading.
+const IMPORTED_FACETS: [&str; 4] = [DIRECT, "Other", "Other", "other"];
+
 /// When a human redirect came, first and last, within one link's day.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
@@ -131,6 +135,29 @@ impl Rollup {
                 self.seen.insert(key);
             }
         }
+    }
+
+    /// Adds one imported redirect, counted as `rebuild_rollups` counts
+    /// it: human, no referrer, browser and OS `Other`, device `other`, no
+    /// country and no visitor (an import carries no reading of its own).
+    pub(crate) fn add_imported(&mut self, url_id: i64, at: NaiveDateTime) {
+        self.hourly.entry((url_id, hour_of(at))).or_default().0 += 1;
+        let day = at.date();
+        for (facet, value) in FACETS.into_iter().zip(IMPORTED_FACETS) {
+            match self.facets.get_mut(&FacetRef(url_id, day, facet, value)) {
+                Some(n) => *n += 1,
+                None => {
+                    self.facets.insert((url_id, day, facet, value.into()), 1);
+                }
+            }
+        }
+        self.daily
+            .entry((url_id, day))
+            .and_modify(|span| span.widen(at))
+            .or_insert(Span {
+                first: at,
+                last: at,
+            });
     }
 
     /// How many rows the sums hold.

@@ -25,7 +25,10 @@ pub fn say(error: &ServiceError) -> String {
     match error {
         ServiceError::Store(
             StoreError::Unavailable(_) | StoreError::Other(_) | StoreError::Corrupt(_),
-        ) => "The service could not do that just now; please try again.".into(),
+        )
+        | ServiceError::Internal(_) => {
+            "The service could not do that just now; please try again.".into()
+        }
         ServiceError::Store(StoreError::NotFound(what)) => {
             format!("That {what} does not exist (or is not yours).")
         }

@@ -5,6 +5,7 @@
 //! where they live.
 
 use futures_util::TryStreamExt;
+use imports::imported_redirects_count_in_reports_as_a_rebuild_counts_them;
 use kurz::domain::{
     now_utc, Email, EventType, Id, NewEvent, NewShortUrl, NewUser, RedirectEvent, ShortCode,
     TargetPolicy, TargetUrl, Title, UrlPatch, UserPatch, Username,
@@ -13,6 +14,7 @@ use kurz::store::{ConflictField, EventFilter, Page, Store, StoreError, UrlFilter
 use kurz_testkit::{for_each_engine, random_suffix, scripted_codes, test_store, Engine};
 use stats::reports_equal_a_scan_of_the_event_log;
 
+mod imports;
 mod partitions;
 mod stats;
 
@@ -334,6 +336,7 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    imported_redirects_count_in_reports_as_a_rebuild_counts_them,
     reports_equal_a_scan_of_the_event_log,
     a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_conflict,
     a_deleted_links_code_is_retired_for_good,

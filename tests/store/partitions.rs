@@ -99,7 +99,7 @@ async fn an_imported_id_is_present_whatever_its_timestamp() {
         user_id: None,
         event_type: "note".into(),
         timestamp,
-        details: serde_json::Map::new(),
+        details: "{}".into(),
     };
     let first = store
         .import_events(&[
