@@ -73,8 +73,12 @@ enum Command {
     /// Load the hackathon CSV files (idempotent; ids are kept).
     Import(ImportArgs),
     /// Rebuild the reports' roll-ups from the event log (repair; an import
-    /// of events does it by itself).
+    /// of events adds its own rows by itself).
     RebuildStats(Settings),
+    /// Rewrite the event log's ended months in link order, so a link's
+    /// events are read from a few pages (PostgreSQL; locks each month
+    /// while it is rewritten: run it in a quiet hour).
+    ClusterEvents(Settings),
     /// Print the OpenAPI document (as served at /openapi.json) and exit.
     Openapi,
     /// Create or revoke a user's API key.
@@ -151,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate(settings)) => migrate(settings).await,
         Some(Command::Import(args)) => import_files(args).await,
         Some(Command::RebuildStats(settings)) => rebuild_stats(settings).await,
+        Some(Command::ClusterEvents(settings)) => cluster_events(settings).await,
         Some(Command::Openapi) => print_openapi(),
         Some(Command::Keys(command)) => keys(command).await,
         Some(Command::Healthcheck(settings)) => healthcheck(settings.bind),
@@ -307,6 +312,25 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
         }
         .with_context(|| format!("failed to import {}", path.display()))?;
         println!("{kind}: {}", serde_json::to_string(&report)?);
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn cluster_events(settings: Settings) -> anyhow::Result<()> {
+    let config = settings.parse()?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
+    let store = Store::connect(&config.store.url, 2).await?;
+    store.migrate().await?;
+    let ordered = store.order_closed_months(kurz::domain::now_utc()).await?;
+    if ordered.is_empty() {
+        println!("no ended month left to put in link order");
+    }
+    for month in ordered {
+        println!(
+            "{}: in link order ({:.1} s)",
+            month.partition, month.seconds
+        );
     }
     store.close().await;
     Ok(())

@@ -192,3 +192,48 @@ async fn an_existing_event_table_becomes_a_partition_in_place() {
         5001
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_month_is_rewritten_in_link_order_once() {
+    let (settings, _db) = kurz_testkit::test_settings(Engine::Postgres).await;
+    let url = settings.database_url();
+    let store = Store::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    // Ids rise while links fall: time order is the reverse of link order.
+    let rows: Vec<ImportedEvent> = (1..=300)
+        .map(|id| ImportedEvent {
+            id: Id::new(id).unwrap(),
+            url_id: Some(301 - id),
+            user_id: None,
+            event_type: "redirect".into(),
+            timestamp: at(2025, 1, 1) + chrono::Duration::minutes(id),
+            details: "{}".into(),
+        })
+        .collect();
+    store.import_events(&rows).await.unwrap();
+    let now = now_utc();
+    store.maintain_event_partitions(now, None).await.unwrap();
+    log_event(&store, now).await;
+
+    let ordered = store.order_closed_months(now).await.unwrap();
+    let names: Vec<&str> = ordered.iter().map(|m| m.partition.as_str()).collect();
+    assert_eq!(names, ["events_2025_01"], "only ended months: {ordered:?}");
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let physical: Vec<i64> = sqlx::query_scalar("SELECT url_id FROM events_2025_01")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        physical,
+        (1..=300).collect::<Vec<i64>>(),
+        "heap in link order"
+    );
+    assert!(
+        store.order_closed_months(now).await.unwrap().is_empty(),
+        "a month is rewritten once"
+    );
+    assert_eq!(
+        stored_at(&store, 7).await,
+        at(2025, 1, 1) + chrono::Duration::minutes(7)
+    );
+}
