@@ -73,6 +73,7 @@ def import_rate(args):
         url = s.PG_URL.rsplit("/", 1)[0] + "/kurz_import"
     else:
         target = s.STATE / "sqlite" / "import.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:{target}"

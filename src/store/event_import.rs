@@ -56,8 +56,31 @@ const COPY_EVENTS: &str =
     "COPY events (id, url_id, user_id, event_type, timestamp, details) FROM STDIN";
 /// Rows per COPY message.
 const COPY_SLICE: usize = 2_000;
-/// Rows per SQLite transaction.
-const SQLITE_CHUNK: usize = 2_000;
+/// Rows per SQLite transaction, and per `INSERT` statement (six bound
+/// values a row; SQLite takes at most 32,766 in one statement).
+const SQLITE_CHUNK: usize = 20_000;
+const SQLITE_ROWS_PER_INSERT: usize = 500;
+/// The SQLite writer's page cache while an import runs, and after it (as
+/// `engine::connect_sqlite` sets it).
+const SQLITE_IMPORT_CACHE: &str = "PRAGMA cache_size = -65536";
+const SQLITE_SERVING_CACHE: &str = "PRAGMA cache_size = -8192";
+
+/// An `INSERT` of `rows` events that skips ids already stored and returns
+/// the ids it stored.
+fn sqlite_insert(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+    sql
+}
 
 /// A running import; `finish` ends it.
 pub struct EventImport<'s> {
@@ -82,7 +105,16 @@ impl Store {
                     .await?;
                 Some(connection)
             }
-            Engine::Sqlite(_) => None,
+            Engine::Sqlite(db) => {
+                // A transaction of 20,000 rows touches a leaf of each link's
+                // and user's index range: room for them in the page cache
+                // keeps SQLite from spilling and rewriting them mid-way.
+                let mut connection = db.acquire_write().await?;
+                sqlx::query(SQLITE_IMPORT_CACHE)
+                    .execute(&mut *connection)
+                    .await?;
+                None
+            }
         };
         Ok(EventImport {
             store: self,
@@ -163,26 +195,30 @@ impl EventImport<'_> {
                 for part in open.chunks(SQLITE_CHUNK) {
                     let mut tx = db.begin_write().await?;
                     let mut fresh = Vec::with_capacity(part.len());
-                    for &(i, row) in part {
-                        let inserted: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) \
-                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-                        )
-                        .bind(row.id.get())
-                        .bind(row.url_id)
-                        .bind(row.user_id)
-                        .bind(&row.event_type)
-                        .bind(row.timestamp)
-                        .bind(&*row.details)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        outcomes[i] = Some(match inserted {
-                            Some(_) => {
+                    for rows in part.chunks(SQLITE_ROWS_PER_INSERT) {
+                        let sql = sqlite_insert(rows.len());
+                        let mut insert = sqlx::query_scalar::<_, i64>(&sql);
+                        for (_, row) in rows {
+                            insert = insert
+                                .bind(row.id.get())
+                                .bind(row.url_id)
+                                .bind(row.user_id)
+                                .bind(&row.event_type)
+                                .bind(row.timestamp)
+                                .bind(&*row.details);
+                        }
+                        // Only the rows that went in come back (ids are
+                        // unique within an import: `claim` saw to it).
+                        let inserted: HashSet<i64> =
+                            insert.fetch_all(&mut *tx).await?.into_iter().collect();
+                        for &(i, row) in rows {
+                            outcomes[i] = Some(if inserted.contains(&row.id.get()) {
                                 fresh.push(row);
                                 ImportOutcome::Inserted
-                            }
-                            None => ImportOutcome::AlreadyPresent,
-                        });
+                            } else {
+                                ImportOutcome::AlreadyPresent
+                            });
+                        }
                     }
                     tx.commit().await?;
                     self.sum(&fresh);
@@ -221,6 +257,9 @@ impl EventImport<'_> {
                 let mut tx = db.begin_write().await?;
                 rollup_merge::merge_sqlite(&mut tx, &sums).await?;
                 tx.commit().await?;
+                sqlx::query(SQLITE_SERVING_CACHE)
+                    .execute(&mut *db.acquire_write().await?)
+                    .await?;
             }
         }
         self.store.sync_id_sequences().await?;
