@@ -10,6 +10,7 @@ use kurz::app::App;
 use kurz::config::Settings;
 use kurz::service::import;
 use kurz::store::Store;
+use kurz::telemetry::TelemetryGuard;
 use kurz::{api, telemetry};
 
 /// mimalloc: faster than glibc's allocator for many small, short-lived
@@ -277,11 +278,18 @@ fn print_openapi() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn migrate(settings: Settings) -> anyhow::Result<()> {
+/// The store of a one-shot maintenance command, migrated, with logging up
+/// for as long as the guard lives.
+async fn maintenance_store(settings: &Settings) -> anyhow::Result<(Store, TelemetryGuard)> {
     let config = settings.parse()?;
-    let _telemetry = telemetry::init(&config.telemetry)?;
+    let telemetry = telemetry::init(&config.telemetry)?;
     let store = Store::connect(&config.store.url, 2).await?;
     store.migrate().await?;
+    Ok((store, telemetry))
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let (store, _telemetry) = maintenance_store(&settings).await?;
     store.close().await;
     println!("migrations applied ({})", store.engine());
     Ok(())
@@ -318,10 +326,7 @@ async fn import_files(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 async fn cluster_events(settings: Settings) -> anyhow::Result<()> {
-    let config = settings.parse()?;
-    let _telemetry = telemetry::init(&config.telemetry)?;
-    let store = Store::connect(&config.store.url, 2).await?;
-    store.migrate().await?;
+    let (store, _telemetry) = maintenance_store(&settings).await?;
     let ordered = store.order_closed_months(kurz::domain::now_utc()).await?;
     if ordered.is_empty() {
         println!("no ended month left to put in link order");
@@ -337,10 +342,7 @@ async fn cluster_events(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn rebuild_stats(settings: Settings) -> anyhow::Result<()> {
-    let config = settings.parse()?;
-    let _telemetry = telemetry::init(&config.telemetry)?;
-    let store = Store::connect(&config.store.url, 2).await?;
-    store.migrate().await?;
+    let (store, _telemetry) = maintenance_store(&settings).await?;
     let started = std::time::Instant::now();
     store.rebuild_rollups().await?;
     println!(
