@@ -1,8 +1,10 @@
 //! List endpoints: query parameters (filters, pagination) and the streamed
 //! JSON array answer.
 //!
-//! A list is written as rows arrive from the store, a few kilobytes at a
-//! time, so memory stays flat however many rows match. The first row is
+//! A list is written as rows arrive from the store, 64 KiB at a time, so
+//! memory stays flat however many rows match (16 KiB chunks cost a
+//! 1,000-row list a quarter of its latency in hand-offs between the row
+//! task and the connection). The first row is
 //! awaited before the answer starts, so a store that is down still gets a
 //! proper JSON error instead of a cut-off 200. A client that stops reading
 //! is cut off after a while, so it cannot keep the database connection
@@ -24,8 +26,9 @@ use crate::store::{Page, RowStream};
 
 pub const DEFAULT_PER_PAGE: u32 = 100;
 pub const MAX_PER_PAGE: u32 = 1000;
-/// Bytes gathered before a chunk is handed to the connection.
-const CHUNK_BYTES: usize = 16 * 1024;
+/// Bytes gathered before a chunk is handed to the connection
+/// (docs/performance.md, "Turns for whole lists").
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Reads a query string into one of the query structs below. Values stay
 /// text here, so a bad one is reported by name, with every other bad one.
