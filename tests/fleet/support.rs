@@ -37,7 +37,9 @@ pub fn config(initial: usize) -> FleetConfig {
         },
         interval: Duration::from_secs(1),
         tick: Duration::from_millis(100),
-        ready_timeout: Duration::from_secs(30),
+        // A first container on Docker's copying `vfs` storage, on a
+        // loaded two-core machine, has taken longer than 30 s to answer.
+        ready_timeout: Duration::from_secs(90),
         max_missed_probes: 8,
         drain_delay: Duration::from_millis(300),
         stop_grace: Duration::from_secs(10),
