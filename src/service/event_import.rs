@@ -70,8 +70,8 @@ impl Columns {
 /// Imports the events of a CSV file; each row's id is kept, and an id
 /// already stored (or earlier in the file) leaves the stored event as it is.
 pub async fn import_events(store: &Store, bytes: Bytes) -> Result<ImportReport, ServiceError> {
-    // The header is checked before anything is written.
-    open_csv(&bytes, &["id", "event_type"])?;
+    // A file that cannot be read (not UTF-8, a column missing) is the
+    // reader's first and only message: nothing is written.
     let (chunks, mut received) = mpsc::channel(WRITERS);
     let reader = tokio::task::spawn_blocking(move || read_events(&bytes, &chunks));
     let import = store.begin_event_import().await?;

@@ -114,6 +114,8 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
 
 /// Most read connections SQLite gets: more readers than cores only queue.
 pub const SQLITE_MAX_READERS: u32 = 8;
+/// The SQLite writer's page cache, in KiB negated (SQLite's notation).
+pub(crate) const SQLITE_WRITER_CACHE: &str = "-8192";
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
 /// hot index pages of the event log in memory (8 MiB) and checkpoints
@@ -135,7 +137,7 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .connect_with(
             options
                 .clone()
-                .pragma("cache_size", "-8192")
+                .pragma("cache_size", SQLITE_WRITER_CACHE)
                 .pragma("wal_autocheckpoint", "8192"),
         )
         .await?;

@@ -18,7 +18,8 @@
 //! Rows are copied a slice at a time, so the server works on the first
 //! slice while the next one is formatted.
 
-use std::sync::Mutex;
+use std::borrow::Cow;
+use std::sync::{Mutex, OnceLock};
 
 use chrono::NaiveDateTime;
 use hashbrown::HashSet;
@@ -26,8 +27,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
 use super::copy_text::CopyText;
+use super::engine::SQLITE_WRITER_CACHE;
 use super::rollups::Rollup;
-use super::{rollup_merge, Engine, ImportOutcome, Store, StoreResult};
+use super::{rollup_merge, sqlite_redirects, Engine, ImportOutcome, Store, StoreResult};
 use crate::domain::{format_spaced_timestamp, EventType, Id};
 use crate::telemetry::{stage_timer, Stage};
 
@@ -60,26 +62,27 @@ const COPY_SLICE: usize = 2_000;
 /// values a row; SQLite takes at most 32,766 in one statement).
 const SQLITE_CHUNK: usize = 20_000;
 const SQLITE_ROWS_PER_INSERT: usize = 500;
-/// The SQLite writer's page cache while an import runs, and after it (as
-/// `engine::connect_sqlite` sets it).
-const SQLITE_IMPORT_CACHE: &str = "PRAGMA cache_size = -65536";
-const SQLITE_SERVING_CACHE: &str = "PRAGMA cache_size = -8192";
+/// The SQLite writer's page cache while an import runs (KiB, negated as
+/// SQLite wants it); `finish` puts back `SQLITE_WRITER_CACHE`.
+const SQLITE_IMPORT_CACHE: &str = "-65536";
 
 /// An `INSERT` of `rows` events that skips ids already stored and returns
-/// the ids it stored.
-fn sqlite_insert(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES ",
-    );
-    for i in 0..rows {
-        sql.push_str(if i == 0 {
-            "(?, ?, ?, ?, ?, ?)"
-        } else {
-            ", (?, ?, ?, ?, ?, ?)"
-        });
+/// the ids it stored; the full-size text is made once.
+fn sqlite_insert(rows: usize) -> Cow<'static, str> {
+    let statement = |rows| {
+        sqlite_redirects::rows_statement(
+            "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES ",
+            "(?, ?, ?, ?, ?, ?)",
+            rows,
+            " ON CONFLICT DO NOTHING RETURNING id",
+        )
+    };
+    static FULL: OnceLock<String> = OnceLock::new();
+    if rows == SQLITE_ROWS_PER_INSERT {
+        Cow::Borrowed(FULL.get_or_init(|| statement(rows)))
+    } else {
+        Cow::Owned(statement(rows))
     }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
-    sql
 }
 
 /// A running import; `finish` ends it.
@@ -110,7 +113,7 @@ impl Store {
                 // and user's index range: room for them in the page cache
                 // keeps SQLite from spilling and rewriting them mid-way.
                 let mut connection = db.acquire_write().await?;
-                sqlx::query(SQLITE_IMPORT_CACHE)
+                sqlx::query(&format!("PRAGMA cache_size = {SQLITE_IMPORT_CACHE}"))
                     .execute(&mut *connection)
                     .await?;
                 None
@@ -145,7 +148,8 @@ impl EventImport<'_> {
         ClaimedEvents { rows, outcomes }
     }
 
-    /// Writes a claimed chunk in one transaction, with its roll-ups.
+    /// Writes a claimed chunk (on SQLite, in transactions of
+    /// `SQLITE_CHUNK` rows); its redirects join the sums `finish` merges.
     pub async fn write(&self, chunk: ClaimedEvents) -> StoreResult<Vec<ImportOutcome>> {
         let _db = stage_timer(Stage::Db);
         let ClaimedEvents { rows, mut outcomes } = chunk;
@@ -257,7 +261,7 @@ impl EventImport<'_> {
                 let mut tx = db.begin_write().await?;
                 rollup_merge::merge_sqlite(&mut tx, &sums).await?;
                 tx.commit().await?;
-                sqlx::query(SQLITE_SERVING_CACHE)
+                sqlx::query(&format!("PRAGMA cache_size = {SQLITE_WRITER_CACHE}"))
                     .execute(&mut *db.acquire_write().await?)
                     .await?;
             }

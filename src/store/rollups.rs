@@ -29,9 +29,15 @@ pub const DIRECT: &str = "direct";
 /// only for redirects whose country is known).
 pub const FACETS: [&str; 5] = ["referrer", "browser", "os", "device", "country"];
 
-/// The referrer, browser, OS and device of an imported redirect (it has
-/// no country), as `rollup_rebuild` reads a redirect without a reading.
-const IMPORTED_FACETS: [&str; 4] = [DIRECT, "Other", "Other", "other"];
+/// The referrer, browser, OS, device and country of an imported redirect,
+/// as `rollup_rebuild` reads a redirect without a reading (no country).
+const IMPORTED_FACETS: [Option<&str>; 5] = [
+    Some(DIRECT),
+    Some("Other"),
+    Some("Other"),
+    Some("other"),
+    None,
+];
 
 /// When a human redirect came, first and last, within one link's day.
 #[derive(Debug, Clone, Copy)]
@@ -100,37 +106,19 @@ impl Rollup {
                 continue;
             }
             counts.0 += 1;
-            let day = event.timestamp.date();
             let referrer = event.visitor.referrer_host.as_deref().unwrap_or(DIRECT);
-            let values = [
-                Some(referrer),
-                Some(&*agent.browser),
-                Some(&*agent.os),
-                Some(agent.device.as_str()),
-                event.visitor.country.as_deref(),
-            ];
-            for (facet, value) in FACETS.into_iter().zip(values) {
-                let Some(value) = value else { continue };
-                match self
-                    .facets
-                    .get_mut(&FacetRef(event.url_id, day, facet, value))
-                {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.facets
-                            .insert((event.url_id, day, facet, value.into()), 1);
-                    }
-                }
-            }
-            let at = event.timestamp;
-            self.daily
-                .entry((event.url_id, day))
-                .and_modify(|span| span.widen(at))
-                .or_insert(Span {
-                    first: at,
-                    last: at,
-                });
-            let key = (event.url_id, day, event.visitor.id);
+            self.add_human_facets(
+                event.url_id,
+                event.timestamp,
+                [
+                    Some(referrer),
+                    Some(&*agent.browser),
+                    Some(&*agent.os),
+                    Some(agent.device.as_str()),
+                    event.visitor.country.as_deref(),
+                ],
+            );
+            let key = (event.url_id, event.timestamp.date(), event.visitor.id);
             if !known.contains(&key) {
                 self.seen.insert(key);
             }
@@ -142,8 +130,16 @@ impl Rollup {
     /// country and no visitor (an import carries no reading of its own).
     pub(crate) fn add_imported(&mut self, url_id: i64, at: NaiveDateTime) {
         self.hourly.entry((url_id, hour_of(at))).or_default().0 += 1;
+        self.add_human_facets(url_id, at, IMPORTED_FACETS);
+    }
+
+    /// Counts a human redirect in its day's breakdowns (one value per
+    /// facet of `FACETS`, `None` where unknown) and widens the day's span.
+    /// A facet value is copied only when it is new here.
+    fn add_human_facets(&mut self, url_id: i64, at: NaiveDateTime, values: [Option<&str>; 5]) {
         let day = at.date();
-        for (facet, value) in FACETS.into_iter().zip(IMPORTED_FACETS) {
+        for (facet, value) in FACETS.into_iter().zip(values) {
+            let Some(value) = value else { continue };
             match self.facets.get_mut(&FacetRef(url_id, day, facet, value)) {
                 Some(n) => *n += 1,
                 None => {

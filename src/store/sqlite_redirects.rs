@@ -30,16 +30,23 @@ const VALUES_PER_ROW: usize = 11;
 const ROWS_PER_STATEMENT: usize = 1_000;
 const _: () = assert!(ROWS_PER_STATEMENT * VALUES_PER_ROW <= 32_766);
 
-fn statement(rows: usize) -> String {
-    let mut sql = String::with_capacity(COLUMNS.len() + rows * (ROW.len() + 1));
-    sql.push_str(COLUMNS);
+/// `head`, then `row` `rows` times separated by commas, then `tail`: a
+/// multi-row statement of bound values.
+pub(super) fn rows_statement(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
+    sql.push_str(head);
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(ROW);
+        sql.push_str(row);
     }
+    sql.push_str(tail);
     sql
+}
+
+fn statement(rows: usize) -> String {
+    rows_statement(COLUMNS, ROW, rows, "")
 }
 
 fn full_statement() -> &'static str {
