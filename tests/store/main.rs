@@ -12,9 +12,14 @@ use kurz::domain::{
 };
 use kurz::store::{ConflictField, EventFilter, Page, Store, StoreError, UrlFilter};
 use kurz_testkit::{for_each_engine, random_suffix, scripted_codes, test_store, Engine};
+use lists::{
+    a_list_dropped_part_way_leaves_the_store_whole,
+    a_whole_list_reads_back_every_column_as_a_page_does,
+};
 use stats::reports_equal_a_scan_of_the_event_log;
 
 mod imports;
+mod lists;
 mod partitions;
 mod stats;
 
@@ -336,6 +341,8 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    a_whole_list_reads_back_every_column_as_a_page_does,
+    a_list_dropped_part_way_leaves_the_store_whole,
     imported_redirects_count_in_reports_as_a_rebuild_counts_them,
     reports_equal_a_scan_of_the_event_log,
     a_generated_code_that_collides_is_retried_and_a_full_streak_is_a_conflict,
