@@ -15,6 +15,8 @@ part costs:
   no events          HEAD requests: the same path without the event queue,
                      batches and the SQLite writer's page cache filling
   small batches      KURZ_EVENT_BATCH_MAX=5000 (the batch payload and its parse)
+  short queue        KURZ_EVENT_QUEUE_CAPACITY=16384 (events waiting while the
+                     writer writes; a full queue holds redirects back)
   no metrics         KURZ_METRICS=false
   purge later        MIMALLOC_PURGE_DELAY=1000, the allocator's own default
                      (kurz serve purges at once; this is what that saves)
@@ -42,6 +44,7 @@ VARIANTS = [
     ("default", {}, "GET"),
     ("no events", {}, "HEAD"),
     ("small batches", {"KURZ_EVENT_BATCH_MAX": "5000"}, "GET"),
+    ("short queue", {"KURZ_EVENT_QUEUE_CAPACITY": "16384"}, "GET"),
     ("no metrics", {"KURZ_METRICS": "false"}, "GET"),
     ("purge later", {"MIMALLOC_PURGE_DELAY": "1000"}, "GET"),
     ("huge pages", {"MIMALLOC_ALLOW_THP": "1"}, "GET"),
