@@ -7,7 +7,7 @@
 use futures_util::{StreamExt, TryStreamExt};
 use kurz::domain::{now_utc, MaxRedirects, ShortUrl, Title, UrlPatch};
 use kurz::store::{Page, Store, UrlFilter};
-use kurz_testkit::{scripted_codes, test_store, Engine};
+use kurz_testkit::{scripted_codes, test_store, Engine, TestDb};
 
 use crate::{link, user};
 
@@ -55,13 +55,21 @@ async fn varied_links(store: &Store) -> (kurz::domain::Id, Vec<ShortUrl>) {
     (owner, made)
 }
 
-pub(crate) async fn a_whole_list_reads_back_every_column_as_a_page_does(engine: Engine) {
-    let (store, _db) = test_store(engine, scripted_codes(&[])).await;
+/// A fresh store with `varied_links`, the filter for their owner, and
+/// the links as created.
+async fn store_of_varied_links(engine: Engine) -> (Store, TestDb, UrlFilter, Vec<ShortUrl>) {
+    let (store, db) = test_store(engine, scripted_codes(&[])).await;
     let (owner, made) = varied_links(&store).await;
     let mine = UrlFilter {
         user_id: Some(owner.get()),
         ..UrlFilter::default()
     };
+    (store, db, mine, made)
+}
+
+pub(crate) async fn a_whole_list_reads_back_every_column_as_a_page_does(engine: Engine) {
+    let (store, _db, mine, made) = store_of_varied_links(engine).await;
+    let owner = mine.user_id;
     assert_eq!(list(&store, &mine, Page::All).await, made);
     for filter in [
         UrlFilter::default(),
@@ -71,7 +79,7 @@ pub(crate) async fn a_whole_list_reads_back_every_column_as_a_page_does(engine: 
             ..UrlFilter::default()
         },
         UrlFilter {
-            user_id: Some(owner.get()),
+            user_id: owner,
             is_active: Some(true),
         },
     ] {
@@ -94,12 +102,7 @@ pub(crate) async fn a_whole_list_reads_back_every_column_as_a_page_does(engine: 
 }
 
 pub(crate) async fn a_list_dropped_part_way_leaves_the_store_whole(engine: Engine) {
-    let (store, _db) = test_store(engine, scripted_codes(&[])).await;
-    let (owner, made) = varied_links(&store).await;
-    let mine = UrlFilter {
-        user_id: Some(owner.get()),
-        ..UrlFilter::default()
-    };
+    let (store, _db, mine, made) = store_of_varied_links(engine).await;
     // More abandoned lists than the pool has connections, dropped early
     // and late.
     for read in [1, LINKS - 10].repeat(3) {
