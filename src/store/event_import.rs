@@ -18,8 +18,7 @@
 //! Rows are copied a slice at a time, so the server works on the first
 //! slice while the next one is formatted.
 
-use std::borrow::Cow;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use chrono::NaiveDateTime;
 use hashbrown::HashSet;
@@ -29,7 +28,8 @@ use sqlx::Postgres;
 use super::copy_text::CopyText;
 use super::engine::SQLITE_WRITER_CACHE;
 use super::rollups::Rollup;
-use super::{rollup_merge, sqlite_redirects, Engine, ImportOutcome, Store, StoreResult};
+use super::sqlite_redirects::RowsStatement;
+use super::{rollup_merge, Engine, ImportOutcome, Store, StoreResult};
 use crate::domain::{format_spaced_timestamp, EventType, Id};
 use crate::telemetry::{stage_timer, Stage};
 
@@ -66,24 +66,14 @@ const SQLITE_ROWS_PER_INSERT: usize = 500;
 /// SQLite wants it); `finish` puts back `SQLITE_WRITER_CACHE`.
 const SQLITE_IMPORT_CACHE: &str = "-65536";
 
-/// An `INSERT` of `rows` events that skips ids already stored and returns
-/// the ids it stored; the full-size text is made once.
-fn sqlite_insert(rows: usize) -> Cow<'static, str> {
-    let statement = |rows| {
-        sqlite_redirects::rows_statement(
-            "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES ",
-            "(?, ?, ?, ?, ?, ?)",
-            rows,
-            " ON CONFLICT DO NOTHING RETURNING id",
-        )
-    };
-    static FULL: OnceLock<String> = OnceLock::new();
-    if rows == SQLITE_ROWS_PER_INSERT {
-        Cow::Borrowed(FULL.get_or_init(|| statement(rows)))
-    } else {
-        Cow::Owned(statement(rows))
-    }
-}
+/// An `INSERT` of events that skips ids already stored and returns the
+/// ids it stored.
+static SQLITE_INSERT: RowsStatement = RowsStatement::new(
+    "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES ",
+    "(?, ?, ?, ?, ?, ?)",
+    " ON CONFLICT DO NOTHING RETURNING id",
+    SQLITE_ROWS_PER_INSERT,
+);
 
 /// A running import; `finish` ends it.
 pub struct EventImport<'s> {
@@ -200,7 +190,7 @@ impl EventImport<'_> {
                     let mut tx = db.begin_write().await?;
                     let mut fresh = Vec::with_capacity(part.len());
                     for rows in part.chunks(SQLITE_ROWS_PER_INSERT) {
-                        let sql = sqlite_insert(rows.len());
+                        let sql = SQLITE_INSERT.text(rows.len());
                         let mut insert = sqlx::query_scalar::<_, i64>(&sql);
                         for (_, row) in rows {
                             insert = insert

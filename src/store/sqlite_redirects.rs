@@ -13,6 +13,7 @@
 //! quarter of the writer's time. Nothing here needs a statement undone
 //! alone: any error rolls the whole batch's transaction back.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use sqlx::{Sqlite, Transaction};
@@ -30,29 +31,59 @@ const VALUES_PER_ROW: usize = 11;
 const ROWS_PER_STATEMENT: usize = 1_000;
 const _: () = assert!(ROWS_PER_STATEMENT * VALUES_PER_ROW <= 32_766);
 
-/// `head`, then `row` `rows` times separated by commas, then `tail`: a
-/// multi-row statement of bound values.
-pub(super) fn rows_statement(head: &str, row: &str, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + tail.len());
-    sql.push_str(head);
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
+/// A multi-row statement of bound values: `head`, then `row` repeated
+/// with commas between, then `tail`. The full-size text (`full_rows` rows)
+/// is built once and kept, so it is the same text every time and stays
+/// prepared; a shorter last chunk gets a text of its own.
+pub(super) struct RowsStatement {
+    head: &'static str,
+    row: &'static str,
+    tail: &'static str,
+    full_rows: usize,
+    full: OnceLock<String>,
+}
+
+impl RowsStatement {
+    pub(super) const fn new(
+        head: &'static str,
+        row: &'static str,
+        tail: &'static str,
+        full_rows: usize,
+    ) -> Self {
+        Self {
+            head,
+            row,
+            tail,
+            full_rows,
+            full: OnceLock::new(),
         }
-        sql.push_str(row);
     }
-    sql.push_str(tail);
-    sql
+
+    /// The statement for `rows` rows.
+    pub(super) fn text(&self, rows: usize) -> Cow<'_, str> {
+        if rows == self.full_rows {
+            Cow::Borrowed(self.full.get_or_init(|| self.build(rows)))
+        } else {
+            Cow::Owned(self.build(rows))
+        }
+    }
+
+    fn build(&self, rows: usize) -> String {
+        let mut sql =
+            String::with_capacity(self.head.len() + rows * (self.row.len() + 1) + self.tail.len());
+        sql.push_str(self.head);
+        for i in 0..rows {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(self.row);
+        }
+        sql.push_str(self.tail);
+        sql
+    }
 }
 
-fn statement(rows: usize) -> String {
-    rows_statement(COLUMNS, ROW, rows, "")
-}
-
-fn full_statement() -> &'static str {
-    static FULL: OnceLock<String> = OnceLock::new();
-    FULL.get_or_init(|| statement(ROWS_PER_STATEMENT))
-}
+static REDIRECTS: RowsStatement = RowsStatement::new(COLUMNS, ROW, "", ROWS_PER_STATEMENT);
 
 /// Inserts the batch in order, inside the caller's transaction.
 pub(crate) async fn insert(
@@ -64,14 +95,8 @@ pub(crate) async fn insert(
     // they are; a borrowed one would be copied once more before the
     // statement runs.
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-        let partial;
-        let sql = if chunk.len() == ROWS_PER_STATEMENT {
-            full_statement()
-        } else {
-            partial = statement(chunk.len());
-            &partial
-        };
-        let mut query = sqlx::query(sql);
+        let sql = REDIRECTS.text(chunk.len());
+        let mut query = sqlx::query(&sql);
         for event in chunk {
             let visitor = &event.visitor;
             // A struct of strings always serialises.
@@ -101,11 +126,11 @@ mod tests {
 
     #[test]
     fn a_statement_has_one_placeholder_per_value_and_fits_sqlites_limit() {
-        let sql = statement(3);
+        let sql = REDIRECTS.text(3);
         assert_eq!(sql.matches('?').count(), 3 * VALUES_PER_ROW);
         assert!(sql.ends_with("?),(?, ?, 'redirect', ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
         assert_eq!(
-            full_statement().matches('?').count(),
+            REDIRECTS.text(ROWS_PER_STATEMENT).matches('?').count(),
             ROWS_PER_STATEMENT * VALUES_PER_ROW
         );
     }
