@@ -11,9 +11,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -136,9 +135,15 @@ fn too_many(limit: u32, wait: Duration) -> Response {
     response
 }
 
-/// Rate limits, then the deadline.
-pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
-    let budget = if is_redirect(&request) {
+/// Rate limits, then the deadline, around `run` (the rest of the stack;
+/// the edge layer, `api::edge`, calls this).
+pub async fn enforce<F, Fut>(limits: &Limits, request: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let redirect = is_redirect(&request);
+    let budget = if redirect {
         limits.redirects.as_ref()
     } else if matches!(
         *request.method(),
@@ -148,30 +153,28 @@ pub async fn enforce(State(limits): State<Arc<Limits>>, request: Request, next: 
     } else {
         None
     };
+    let client = limits.client_ip(&request);
     if let Some((limiter, per_sec)) = budget {
-        let key = if is_redirect(&request) {
-            limits
-                .client_ip(&request)
-                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        let key = if redirect {
+            client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
         } else {
-            client_key(&limits, &request)
+            client_key(limits, &request)
         };
         if let Err(not_until) = limiter.check_key(&key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let mut response = too_many(*per_sec, wait);
-            if let Some(ip) = limits.client_ip(&request) {
+            if let Some(ip) = client {
                 response.extensions_mut().insert(ClientIp(ip));
             }
             return response;
         }
     }
-    let client = limits.client_ip(&request);
     let mut request = request;
     if let Some(ip) = client {
         // For the handlers (a redirect's visitor hash), under the same rule.
         request.extensions_mut().insert(ClientIp(ip));
     }
-    let mut response = match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+    let mut response = match tokio::time::timeout(limits.request_timeout, run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut.into_response(),
     };

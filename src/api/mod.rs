@@ -9,6 +9,7 @@
 
 mod auth;
 mod body;
+mod edge;
 mod error;
 mod events;
 mod extract;
@@ -26,9 +27,8 @@ mod wire;
 
 use std::any::Any;
 
-use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
+
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -41,7 +41,6 @@ pub use limits::LimitSettings;
 pub use openapi::openapi_document;
 
 use crate::state::AppState;
-use crate::telemetry;
 
 /// The whole HTTP surface, ready to serve. Routes that need an API key
 /// (when keys are on) are one router behind `auth::require_key`; the
@@ -91,50 +90,19 @@ pub fn router(state: AppState, limits: &LimitSettings) -> Router {
             openapi::document_for(state.service.auth_is_off()),
         ))
         .fallback(unknown_route)
-        // Inside out: a panic becomes a JSON 500 before the outer layers see
-        // the response, so it still gets its request id and access-log line.
+        // Inside out: a panic becomes a JSON 500 before the edge sees the
+        // response, so it still gets its request id and access-log line.
         .layer(CatchPanicLayer::custom(panic_as_json))
         .layer(DefaultBodyLimit::max(json_limit))
-        .layer(middleware::map_response(json_for_bare_errors))
-        .layer(middleware::from_fn_with_state(
+        .layer(edge::EdgeLayer::new(
+            state.metrics.is_some(),
             limits::Limits::new(limits),
-            limits::enforce,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state
-                .metrics
-                .as_ref()
-                .map(|_| std::sync::Arc::new(telemetry::http::HttpMetrics::default())),
-            telemetry::observe_request,
         ))
         .with_state(state)
 }
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such route".into())
-}
-
-/// Axum's own 405 (and any other bare error) gets a JSON body; headers such
-/// as `Allow` are kept.
-async fn json_for_bare_errors(response: Response) -> Response {
-    let status = response.status();
-    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
-    if !(status.is_client_error() || status.is_server_error()) || has_body_type {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let message = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.to_string(),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.to_string(),
-        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
-    };
-    let body = serde_json::json!({"error": message}).to_string();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
 }
 
 fn panic_as_json(panic: Box<dyn Any + Send + 'static>) -> Response {

@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Histogram};
 
 use axum::body::HttpBody;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
 use tracing::Instrument;
@@ -62,8 +61,34 @@ impl HttpMetrics {
         handles
     }
 
-    fn record(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
+    /// The handles for `route` and `method`, from `slot` when it already
+    /// holds them (no lock, no hashing, no shared write), else from the map.
+    fn handles_via<'s>(
+        &self,
+        slot: &'s RouteSlot,
+        route: &str,
+        method: &'static str,
+    ) -> Cow<'s, RouteHandles> {
+        let cell = &slot.methods[method_index(method)];
+        if let Some((known_route, handles)) = cell.get() {
+            if **known_route == *route {
+                return Cow::Borrowed(handles);
+            }
+        }
         let handles = self.handles(route, method);
+        let _ = cell.set((route.into(), handles.clone()));
+        Cow::Owned(handles)
+    }
+
+    fn record(
+        &self,
+        slot: &RouteSlot,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let handles = self.handles_via(slot, route, method);
         handles.duration.record(elapsed.as_secs_f64());
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         handles.requests[class]
@@ -72,6 +97,30 @@ impl HttpMetrics {
             })
             .increment(1);
     }
+}
+
+/// Borrowed from a slot, or shared from the map.
+enum Cow<'s, T> {
+    Borrowed(&'s Arc<T>),
+    Owned(Arc<T>),
+}
+
+impl<T> std::ops::Deref for Cow<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Cow::Borrowed(handles) => handles,
+            Cow::Owned(handles) => handles,
+        }
+    }
+}
+
+/// One route's metric handles, kept where that route is served (the edge
+/// layer gives every route its own slot), one cell per method. A slot
+/// that meets another route (a fallback) still answers from the map.
+#[derive(Default)]
+pub struct RouteSlot {
+    methods: [OnceLock<(Box<str>, Arc<RouteHandles>)>; METHOD_LABELS],
 }
 
 /// A client's id is kept when it is short and plain; otherwise a new one is made.
@@ -87,7 +136,12 @@ fn request_id(req: &Request) -> HeaderValue {
         Some(v) => v.clone(),
         None => {
             let id: u128 = rand::rng().random();
-            HeaderValue::try_from(format!("{id:032x}")).unwrap_or(HeaderValue::from_static("0"))
+            let mut text = [0u8; 32];
+            for (i, digit) in text.iter_mut().enumerate() {
+                let nibble = (id >> (124 - 4 * i)) & 0xf;
+                *digit = b"0123456789abcdef"[nibble as usize];
+            }
+            HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("0"))
         }
     }
 }
@@ -117,6 +171,9 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// The methods metrics tell apart; anything else is `OTHER`.
+const METHOD_LABELS: usize = 8;
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -130,14 +187,36 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// One span, one log line and the RED metrics per request; echoes the id.
+/// The slot cell of a label from `method_label`.
+fn method_index(label: &str) -> usize {
+    match label {
+        "GET" => 0,
+        "HEAD" => 1,
+        "POST" => 2,
+        "PUT" => 3,
+        "DELETE" => 4,
+        "PATCH" => 5,
+        "OPTIONS" => 6,
+        _ => 7,
+    }
+}
+
+/// One span, one log line and the RED metrics for `req`, which `run`
+/// answers; echoes the request id on the response.
 ///
-/// Its state is the per-route metric handles, `None` when metrics are off.
-pub async fn observe_request(
-    State(http_metrics): State<Option<Arc<HttpMetrics>>>,
+/// Not an axum `from_fn` middleware: the edge layer (`api::edge`) calls it
+/// with the rest of the stack as `run`, so a request pays for no boxed
+/// `Next` and no clone of the layers beneath. `http_metrics` is `None`
+/// when metrics are off; `RouteSlot` is the serving route's own.
+pub async fn observe<F, Fut>(
+    http_metrics: Option<(&HttpMetrics, &RouteSlot)>,
     req: Request,
-    next: Next,
-) -> Response {
+    run: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
     let id = request_id(&req);
     let method = method_label(req.method());
@@ -160,13 +239,20 @@ pub async fn observe_request(
         method,
         route,
     );
-    let (mut response, times) = stages::scope(next.run(req).instrument(span.clone())).await;
+    let answer = run(req).instrument(span.clone());
+    // Stage timings only feed the access log: without it, no scope.
+    let (mut response, times) = if log_enabled {
+        let (response, times) = stages::scope(answer).await;
+        (response, Some(times))
+    } else {
+        (answer.await, None)
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    if let Some(http) = &http_metrics {
-        http.record(route, method, status, elapsed);
+    if let Some((http, slot)) = http_metrics {
+        http.record(slot, route, method, status, elapsed);
     }
-    if log_enabled {
+    if let Some(times) = times {
         let client = client_ip(&response, peer);
         // Known for every body but a streamed list (which has no length yet).
         let bytes = response
@@ -192,4 +278,41 @@ pub async fn observe_request(
     }
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_counts_its_route_and_a_stranger_under_its_own_label() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let http = HttpMetrics::default();
+            let slot = RouteSlot::default();
+            let took = Duration::from_millis(1);
+            http.record(&slot, "/{code}", "GET", 302, took);
+            http.record(&slot, "/{code}", "GET", 404, took);
+            http.record(&slot, "/{code}", "HEAD", 302, took);
+            // The same slot meeting another route (a fallback) must not
+            // count it under the first route's label.
+            http.record(&slot, "unmatched", "GET", 404, took);
+            http.record(&RouteSlot::default(), "/{code}", "GET", 302, took);
+        });
+        let text = handle.render();
+        let count = |labels: &str| {
+            text.lines()
+                .find(|l| l.starts_with("kurz_http_requests_total{") && l.contains(labels))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        let code = r#"route="/{code}",method="GET",status="#;
+        assert_eq!(count(&format!(r#"{code}"3xx""#)).as_deref(), Some("2"));
+        assert_eq!(count(&format!(r#"{code}"4xx""#)).as_deref(), Some("1"));
+        let head = r#"route="/{code}",method="HEAD",status="3xx""#;
+        assert_eq!(count(head).as_deref(), Some("1"));
+        let stranger = r#"route="unmatched",method="GET",status="4xx""#;
+        assert_eq!(count(stranger).as_deref(), Some("1"));
+    }
 }

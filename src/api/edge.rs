@@ -1,0 +1,138 @@
+//! The edge layer: what every request passes through on its way to a
+//! handler, as one tower `Service` instead of a stack of axum `from_fn`
+//! middlewares.
+//!
+//! Outside in: the request id, span, access log and RED metrics
+//! (`telemetry::http::observe`); the rate limits and the deadline
+//! (`limits::enforce`); a JSON body for axum's own bare errors (405 and
+//! the like). Each `from_fn` layer cost a request a boxed `Next`, a clone
+//! of every layer beneath it and a boxed future; one layer calling the
+//! three steps as plain async functions pays for one boxed future. On the
+//! redirect path that was a fifth of the server's CPU per request
+//! (docs/performance.md, "One edge layer").
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use tower::{Layer, Service};
+
+use super::error::ApiError;
+use super::limits::{self, Limits};
+use crate::telemetry::http::{self as observe, HttpMetrics, RouteSlot};
+
+/// What the edge keeps between requests.
+struct EdgeState {
+    /// Per-route metric handles; `None` when metrics are off.
+    metrics: Option<HttpMetrics>,
+    limits: Arc<Limits>,
+}
+
+/// Builds the edge around each route (`Router::layer`, so the matched
+/// route is known when a request reaches it).
+#[derive(Clone)]
+pub struct EdgeLayer {
+    state: Arc<EdgeState>,
+}
+
+impl EdgeLayer {
+    pub fn new(metrics_on: bool, limits: Arc<Limits>) -> Self {
+        Self {
+            state: Arc::new(EdgeState {
+                metrics: metrics_on.then(HttpMetrics::default),
+                limits,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Edge {
+            inner,
+            route: Arc::new(EdgeRoute {
+                state: self.state.clone(),
+                metrics: RouteSlot::default(),
+            }),
+        }
+    }
+}
+
+/// The edge around one route's service.
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    route: Arc<EdgeRoute>,
+}
+
+/// The shared state and this route's own metric handles, behind one `Arc`
+/// (one reference count to bump per request).
+struct EdgeRoute {
+    state: Arc<EdgeState>,
+    metrics: RouteSlot,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service that was polled ready answers; a clone stays for the next call.
+        let fresh = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, fresh);
+        let route = self.route.clone();
+        Box::pin(async move {
+            let state = &route.state;
+            let metrics = state.metrics.as_ref().map(|m| (m, &route.metrics));
+            let response = observe::observe(metrics, request, |request| {
+                limits::enforce(&state.limits, request, |request| async move {
+                    match ready.call(request).await {
+                        Ok(response) => json_for_bare_errors(response),
+                        Err(never) => match never {},
+                    }
+                })
+            })
+            .await;
+            Ok(response)
+        })
+    }
+}
+
+/// Axum's own 405 (and any other bare error) gets a JSON body; headers such
+/// as `Allow` are kept.
+fn json_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let has_body_type = response.headers().contains_key(header::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error()) || has_body_type {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.to_string(),
+        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let body = serde_json::json!({"error": message}).to_string();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
