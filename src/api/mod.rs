@@ -25,15 +25,11 @@ mod urls;
 mod users;
 mod wire;
 
-use std::any::Any;
-
 use axum::extract::DefaultBodyLimit;
 
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ApiResult};
@@ -90,26 +86,18 @@ pub fn router(state: AppState, limits: &LimitSettings) -> Router {
             openapi::document_for(state.service.auth_is_off()),
         ))
         .fallback(unknown_route)
-        // Inside out: a panic becomes a JSON 500 before the edge sees the
-        // response, so it still gets its request id and access-log line.
-        .layer(CatchPanicLayer::custom(panic_as_json))
-        .layer(DefaultBodyLimit::max(json_limit))
-        .layer(edge::EdgeLayer::new(
-            state.metrics.is_some(),
-            limits::Limits::new(limits),
-        ))
+        // One `layer` call: each one boxes every route once more.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(edge::EdgeLayer::new(
+                    state.metrics.is_some(),
+                    limits::Limits::new(limits),
+                ))
+                .layer(DefaultBodyLimit::max(json_limit)),
+        )
         .with_state(state)
 }
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such route".into())
-}
-
-fn panic_as_json(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    ApiError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
