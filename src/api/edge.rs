@@ -5,10 +5,11 @@
 //! Outside in: the request id, span, access log and RED metrics
 //! (`telemetry::http::observe`); the rate limits and the deadline
 //! (`limits::enforce`); a JSON body for axum's own bare errors (405 and
-//! the like); and, innermost, a panic turned into a JSON 500. Each `from_fn` layer cost a request a boxed `Next`, a clone
-//! of every layer beneath it and a boxed future; one layer calling the
-//! three steps as plain async functions pays for one boxed future. On the
-//! redirect path that was a fifth of the server's CPU per request
+//! the like); and, innermost, a panic turned into a JSON 500. Each
+//! `from_fn` layer cost a request a boxed `Next`, a clone of every layer
+//! beneath it and a boxed future; one layer calling these steps as plain
+//! async functions pays for one boxed future. On the redirect path that
+//! machinery was a fifth of the server's CPU per request
 //! (docs/performance.md, "One edge layer").
 
 use std::any::Any;

@@ -61,25 +61,9 @@ impl HttpMetrics {
         handles
     }
 
-    /// The handles for `route` and `method`, from `slot` when it already
-    /// holds them (no lock, no hashing, no shared write), else from the map.
-    fn handles_via<'s>(
-        &self,
-        slot: &'s RouteSlot,
-        route: &str,
-        method: &'static str,
-    ) -> Cow<'s, RouteHandles> {
-        let cell = &slot.methods[method_index(method)];
-        if let Some((known_route, handles)) = cell.get() {
-            if **known_route == *route {
-                return Cow::Borrowed(handles);
-            }
-        }
-        let handles = self.handles(route, method);
-        let _ = cell.set((route.into(), handles.clone()));
-        Cow::Owned(handles)
-    }
-
+    /// Records one request. The handles come from `slot` when it already
+    /// holds them for this route (no lock, no hashing, no shared write),
+    /// else from the map, and the slot keeps them for next time.
     fn record(
         &self,
         slot: &RouteSlot,
@@ -88,30 +72,29 @@ impl HttpMetrics {
         status: u16,
         elapsed: Duration,
     ) {
-        let handles = self.handles_via(slot, route, method);
-        handles.duration.record(elapsed.as_secs_f64());
+        let cell = &slot.methods[method_index(method)];
+        match cell.get() {
+            Some((known_route, handles)) if **known_route == *route => {
+                handles.count(route, method, status, elapsed)
+            }
+            _ => {
+                let handles = self.handles(route, method);
+                handles.count(route, method, status, elapsed);
+                let _ = cell.set((route.into(), handles));
+            }
+        }
+    }
+}
+
+impl RouteHandles {
+    fn count(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
+        self.duration.record(elapsed.as_secs_f64());
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        handles.requests[class]
+        self.requests[class]
             .get_or_init(|| {
                 metrics::counter!("kurz_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status_class(status))
             })
             .increment(1);
-    }
-}
-
-/// Borrowed from a slot, or shared from the map.
-enum Cow<'s, T> {
-    Borrowed(&'s Arc<T>),
-    Owned(Arc<T>),
-}
-
-impl<T> std::ops::Deref for Cow<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        match self {
-            Cow::Borrowed(handles) => handles,
-            Cow::Owned(handles) => handles,
-        }
     }
 }
 
