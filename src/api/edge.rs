@@ -106,8 +106,10 @@ where
         Box::pin(async move {
             let state = &route.state;
             let metrics = state.metrics.as_ref().map(|m| (m, &route.metrics));
-            let response = observe::observe(metrics, request, |request| {
-                limits::enforce(&state.limits, request, |request| async move {
+            // Decided once: the limits key on it, the handlers and the log read it.
+            let client = state.limits.client_ip(&request);
+            let response = observe::observe(metrics, client, request, |request| {
+                limits::enforce(&state.limits, client, request, |request| async move {
                     match answer_or_catch(&mut ready, request).await {
                         Ok(response) => json_for_bare_errors(response),
                         Err(panic) => panic_as_json(panic),

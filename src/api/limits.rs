@@ -102,7 +102,7 @@ fn is_redirect(request: &Request) -> bool {
         || (first != "urls" && !api.contains(&first) && !web_page)
 }
 
-fn client_key(limits: &Limits, request: &Request) -> String {
+fn client_key(client: Option<IpAddr>, request: &Request) -> String {
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -111,9 +111,7 @@ fn client_key(limits: &Limits, request: &Request) -> String {
         .and_then(|(_, token)| token_prefix(token.trim()));
     match bearer {
         Some(prefix) => prefix.to_owned(),
-        None => limits
-            .client_ip(request)
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        None => client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
     }
 }
 
@@ -136,8 +134,14 @@ fn too_many(limit: u32, wait: Duration) -> Response {
 }
 
 /// Rate limits, then the deadline, around `run` (the rest of the stack;
-/// the edge layer, `api::edge`, calls this).
-pub async fn enforce<F, Fut>(limits: &Limits, request: Request, run: F) -> Response
+/// the edge layer, `api::edge`, calls this with `client` from
+/// `Limits::client_ip`).
+pub async fn enforce<F, Fut>(
+    limits: &Limits,
+    client: Option<IpAddr>,
+    request: Request,
+    run: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: std::future::Future<Output = Response>,
@@ -153,20 +157,15 @@ where
     } else {
         None
     };
-    let client = limits.client_ip(&request);
     if let Some((limiter, per_sec)) = budget {
         let key = if redirect {
             client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
         } else {
-            client_key(limits, &request)
+            client_key(client, &request)
         };
         if let Err(not_until) = limiter.check_key(&key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut response = too_many(*per_sec, wait);
-            if let Some(ip) = client {
-                response.extensions_mut().insert(ClientIp(ip));
-            }
-            return response;
+            return too_many(*per_sec, wait);
         }
     }
     let mut request = request;
@@ -174,14 +173,10 @@ where
         // For the handlers (a redirect's visitor hash), under the same rule.
         request.extensions_mut().insert(ClientIp(ip));
     }
-    let mut response = match tokio::time::timeout(limits.request_timeout, run(request)).await {
+    match tokio::time::timeout(limits.request_timeout, run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut.into_response(),
-    };
-    if let Some(ip) = client {
-        response.extensions_mut().insert(ClientIp(ip));
     }
-    response
 }
 
 #[cfg(test)]

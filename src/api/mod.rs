@@ -26,7 +26,6 @@ mod users;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
-
 use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;

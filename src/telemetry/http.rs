@@ -1,19 +1,19 @@
-//! The per-request middleware: a request id (the client's when it is sane),
-//! a span, the RED metrics, and one access-log line with the request's stage
-//! timings.
+//! What the edge layer (`api::edge`) does for every request: a request id
+//! (the client's when it is sane), a span, the RED metrics, and one
+//! access-log line with the request's stage timings.
 //!
 //! Metrics are labelled by route template (`/urls/{id}`), never the raw path,
 //! so a scan of random codes cannot create new time series.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
 
 use axum::body::HttpBody;
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use rand::Rng;
@@ -130,19 +130,10 @@ fn request_id(req: &Request) -> HeaderValue {
 }
 
 /// The client address as the edge decided it (the peer, or the forwarded
-/// address when the peer is a trusted proxy), put on the response by the
-/// limits middleware so the access log never believes a made-up header.
+/// address when the peer is a trusted proxy), put on the request for the
+/// handlers (a redirect's visitor hash).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub std::net::IpAddr);
-
-/// The edge's client address, else the TCP peer.
-fn client_ip(response: &Response, peer: Option<SocketAddr>) -> Option<String> {
-    response
-        .extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.to_string())
-        .or_else(|| peer.map(|p| p.ip().to_string()))
-}
+pub struct ClientIp(pub IpAddr);
 
 fn status_class(status: u16) -> &'static str {
     match status {
@@ -190,9 +181,11 @@ fn method_index(label: &str) -> usize {
 /// Not an axum `from_fn` middleware: the edge layer (`api::edge`) calls it
 /// with the rest of the stack as `run`, so a request pays for no boxed
 /// `Next` and no clone of the layers beneath. `http_metrics` is `None`
-/// when metrics are off; `RouteSlot` is the serving route's own.
+/// when metrics are off; `RouteSlot` is the serving route's own. `client`
+/// is the address the edge decided on (`limits::Limits::client_ip`).
 pub async fn observe<F, Fut>(
     http_metrics: Option<(&HttpMetrics, &RouteSlot)>,
+    client: Option<IpAddr>,
     req: Request,
     run: F,
 ) -> Response
@@ -206,15 +199,7 @@ where
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let log_enabled = tracing::enabled!(target: "kurz::access", tracing::Level::INFO);
-    let (path, peer) = if log_enabled {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        (Some(req.uri().path().to_owned()), peer)
-    } else {
-        (None, None)
-    };
+    let path = log_enabled.then(|| req.uri().path().to_owned());
     let span = tracing::info_span!(
         "request",
         otel.kind = "server",
@@ -236,7 +221,7 @@ where
         http.record(slot, route, method, status, elapsed);
     }
     if let Some(times) = times {
-        let client = client_ip(&response, peer);
+        let client = client.map(|ip| ip.to_string());
         // Known for every body but a streamed list (which has no length yet).
         let bytes = response
             .headers()
