@@ -24,7 +24,7 @@ pub use visitor::Salter;
 use crate::domain::{Agent, Visitor};
 
 /// Distinct user agents whose reading is kept.
-const AGENT_CACHE_ENTRIES: u64 = 4_096;
+const AGENT_CACHE_ENTRIES: usize = 4_096;
 
 /// A user agent's text and its reading, as cached: every redirect from
 /// the same browser shares both (the event keeps the text for `details`).
@@ -44,7 +44,7 @@ pub struct Observed {
 /// Reads redirects for their reports. One per process.
 pub struct Analytics {
     parser: Parser,
-    agents: moka::sync::Cache<Box<str>, Reading>,
+    agents: quick_cache::sync::Cache<Box<str>, Reading>,
     /// The reading of a request without a user agent, made once.
     no_agent: Arc<Agent>,
     salter: Arc<Salter>,
@@ -57,7 +57,7 @@ impl Analytics {
         Self {
             no_agent: Arc::new(classify(&parser, None)),
             parser,
-            agents: moka::sync::Cache::new(AGENT_CACHE_ENTRIES),
+            agents: quick_cache::sync::Cache::new(AGENT_CACHE_ENTRIES),
             salter,
             countries,
         }

@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::sync::Cache;
-
+use super::ttl::TtlMap;
 use crate::domain::KeyCredential;
 
 /// How long a credential is trusted without asking the store again.
 const KEY_TTL: Duration = Duration::from_secs(10);
 /// Most keys held.
-const KEY_CAPACITY: u64 = 100_000;
+const KEY_CAPACITY: usize = 100_000;
 
 /// A cached credential, with when its use was last written down.
 #[derive(Debug)]
@@ -29,17 +28,14 @@ pub struct CachedKey {
 }
 
 pub struct KeyCache {
-    entries: Cache<String, Arc<CachedKey>>,
+    entries: TtlMap<CachedKey>,
     epoch: AtomicU64,
 }
 
 impl Default for KeyCache {
     fn default() -> Self {
         Self {
-            entries: Cache::builder()
-                .max_capacity(KEY_CAPACITY)
-                .time_to_live(KEY_TTL)
-                .build(),
+            entries: TtlMap::new(KEY_CAPACITY),
             epoch: AtomicU64::new(0),
         }
     }
@@ -70,20 +66,20 @@ impl KeyCache {
         if self.epoch() != seen_epoch {
             return entry;
         }
-        self.entries.insert(prefix.to_owned(), entry.clone());
+        self.entries.insert(prefix, entry.clone(), KEY_TTL);
         if self.epoch() != seen_epoch {
-            self.entries.invalidate(prefix);
+            self.entries.remove(prefix);
         }
         entry
     }
 
     pub fn invalidate(&self, prefix: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate(prefix);
+        self.entries.remove(prefix);
     }
 
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 }

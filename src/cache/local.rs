@@ -1,6 +1,6 @@
-//! The per-replica tier: a bounded moka cache (TinyLFU admission, so a scan
-//! of one-off codes cannot push out the popular ones) of code → link, with
-//! negative entries for unknown codes.
+//! The per-replica tier: a bounded map (`TtlMap`, S3-FIFO eviction, so a
+//! scan of one-off codes cannot push out the popular ones) of code → link,
+//! with negative entries for unknown codes, each with its own TTL.
 //!
 //! A look-up here never awaits. An invalidation bumps `epoch`; a fill that
 //! started before the bump is thrown away, so a slow store read can never
@@ -8,46 +8,27 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::sync::Cache;
-use moka::Expiry;
-
+use super::ttl::TtlMap;
 use crate::domain::Link;
 
 /// A cached answer: the link, or `None` for "no such code".
 #[derive(Debug)]
 pub struct Cached {
     pub link: Option<Link>,
-    ttl: Duration,
-}
-
-/// Each entry lives for its own TTL (positive, negative or degraded).
-struct PerEntryTtl;
-
-impl Expiry<String, Arc<Cached>> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        value: &Arc<Cached>,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(value.ttl)
-    }
 }
 
 pub struct LocalCache {
-    entries: Cache<String, Arc<Cached>>,
+    /// Each entry lives for its own TTL (positive, negative or degraded).
+    entries: TtlMap<Cached>,
     epoch: AtomicU64,
 }
 
 impl LocalCache {
-    pub fn new(capacity: u64) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Cache::builder()
-                .max_capacity(capacity)
-                .expire_after(PerEntryTtl)
-                .build(),
+            entries: TtlMap::new(capacity),
             epoch: AtomicU64::new(0),
         }
     }
@@ -72,23 +53,22 @@ impl LocalCache {
         if self.epoch() != seen_epoch {
             return;
         }
-        self.entries
-            .insert(code.to_owned(), Arc::new(Cached { link, ttl }));
+        self.entries.insert(code, Arc::new(Cached { link }), ttl);
         // An invalidation may have landed between the check and the insert.
         if self.epoch() != seen_epoch {
-            self.entries.invalidate(code);
+            self.entries.remove(code);
         }
     }
 
     pub fn invalidate(&self, code: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate(code);
+        self.entries.remove(code);
     }
 
     /// Forgets everything (after missed invalidations were possible).
     pub fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 }
 

@@ -16,6 +16,7 @@ mod breaker;
 mod keys;
 mod local;
 mod shared;
+mod ttl;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -101,7 +102,9 @@ impl Links {
         };
         let links = Self {
             store,
-            local: Arc::new(LocalCache::new(settings.capacity)),
+            local: Arc::new(LocalCache::new(
+                usize::try_from(settings.capacity).unwrap_or(usize::MAX),
+            )),
             shared,
             settings: Arc::new(settings),
             counters: Arc::new(LookupCounters::new()),
