@@ -102,6 +102,13 @@ fn is_redirect(request: &Request) -> bool {
         || (first != "urls" && !api.contains(&first) && !web_page)
 }
 
+/// The budget a client draws on: its address (redirects are anonymous).
+fn address_key(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// A write's budget: its API key's prefix when it brings one, else its
+/// address.
 fn client_key(client: Option<IpAddr>, request: &Request) -> String {
     let bearer = request
         .headers()
@@ -111,7 +118,7 @@ fn client_key(client: Option<IpAddr>, request: &Request) -> String {
         .and_then(|(_, token)| token_prefix(token.trim()));
     match bearer {
         Some(prefix) => prefix.to_owned(),
-        None => client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        None => address_key(client),
     }
 }
 
@@ -159,7 +166,7 @@ where
     };
     if let Some((limiter, per_sec)) = budget {
         let key = if redirect {
-            client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+            address_key(client)
         } else {
             client_key(client, &request)
         };
