@@ -154,6 +154,20 @@ impl EventSink {
     }
 }
 
+/// How often the SQLite writer's page cache is sized to the store again
+/// (`Store::fit_writer_cache`): links and users come and go slowly.
+const CACHE_FIT_INTERVAL: Duration = Duration::from_secs(600);
+
+async fn fit_writer_cache(store: &Store) {
+    match store.fit_writer_cache().await {
+        Ok(Some(kib)) => tracing::debug!(kib, "sized the SQLite writer's page cache"),
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(error = %error, "sizing the SQLite writer's page cache failed; it keeps its size");
+        }
+    }
+}
+
 async fn write_loop(
     store: Arc<Store>,
     mut rx: mpsc::Receiver<Command>,
@@ -163,6 +177,8 @@ async fn write_loop(
 ) {
     let mut commands = Vec::with_capacity(settings.max_batch.min(4096));
     let mut closing = false;
+    fit_writer_cache(&store).await;
+    let mut next_fit = Instant::now() + CACHE_FIT_INTERVAL;
     let mut window = RollupWindow::new(settings.rollup_window);
     loop {
         if !closing {
@@ -210,6 +226,10 @@ async fn write_loop(
             &mut window,
         )
         .await;
+        if Instant::now() >= next_fit {
+            fit_writer_cache(&store).await;
+            next_fit = Instant::now() + CACHE_FIT_INTERVAL;
+        }
     }
     // Stopping: the sums still pending go too (`close` bounds the wait).
     let mut backoff = Duration::from_millis(50);

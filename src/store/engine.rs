@@ -118,7 +118,8 @@ pub const SQLITE_MAX_READERS: u32 = 8;
 pub(crate) const SQLITE_WRITER_CACHE: &str = "-8192";
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
-/// hot index pages of the event log in memory (8 MiB) and checkpoints
+/// hot index pages of the event log in memory (8 MiB at open; the event
+/// writer sizes it to the store, `writer_cache`) and checkpoints
 /// every 32 MiB of WAL (one large event batch rewrites a few MiB of index
 /// pages; the default 4 MiB would checkpoint after nearly every batch); readers only need
 /// the small link and user tables. Readers: `max_connections`, at most

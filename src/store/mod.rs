@@ -32,6 +32,7 @@ mod sqlite_redirects;
 mod stats;
 mod urls;
 mod users;
+mod writer_cache;
 
 use futures_util::stream::BoxStream;
 use sqlx::{Postgres, Sqlite};

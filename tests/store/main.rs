@@ -320,6 +320,17 @@ async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Eng
     );
 }
 
+async fn the_sqlite_writer_cache_is_sized_to_the_store(engine: Engine) {
+    let (store, _db) = test_store(engine, scripted_codes(&[])).await;
+    user(&store).await;
+    let fitted = store.fit_writer_cache().await.unwrap();
+    match engine {
+        Engine::Postgres => assert_eq!(fitted, None),
+        // One user, no links: the floor, 8 MiB.
+        Engine::Sqlite => assert_eq!(fitted, Some(8 * 1024)),
+    }
+}
+
 async fn a_client_event_must_name_things_that_exist(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
@@ -341,6 +352,7 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    the_sqlite_writer_cache_is_sized_to_the_store,
     a_whole_list_reads_back_every_column_as_a_page_does,
     a_list_dropped_part_way_leaves_the_store_whole,
     imported_redirects_count_in_reports_as_a_rebuild_counts_them,
