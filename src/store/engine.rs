@@ -114,8 +114,10 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
 
 /// Most read connections SQLite gets: more readers than cores only queue.
 pub const SQLITE_MAX_READERS: u32 = 8;
-/// The SQLite writer's page cache, in KiB negated (SQLite's notation).
-pub(crate) const SQLITE_WRITER_CACHE: &str = "-8192";
+
+/// The smallest SQLite writer page cache, in KiB: the writer connection
+/// opens with it, and `writer_cache` sizes it up to the store.
+pub(crate) const WRITER_CACHE_FLOOR_KIB: u64 = 8 * 1024;
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
 /// hot index pages of the event log in memory (8 MiB at open; the event
@@ -132,13 +134,18 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
+    // The one writer connection is kept for good: its page cache is sized
+    // to the store after it opens (`writer_cache`), and a replacement would
+    // open with the floor again.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(
             options
                 .clone()
-                .pragma("cache_size", SQLITE_WRITER_CACHE)
+                .pragma("cache_size", format!("-{WRITER_CACHE_FLOOR_KIB}"))
                 .pragma("wal_autocheckpoint", "8192"),
         )
         .await?;

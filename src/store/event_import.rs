@@ -26,7 +26,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
 use super::copy_text::CopyText;
-use super::engine::SQLITE_WRITER_CACHE;
 use super::rollups::Rollup;
 use super::sqlite_redirects::RowsStatement;
 use super::{rollup_merge, Engine, ImportOutcome, Store, StoreResult};
@@ -63,7 +62,8 @@ const COPY_SLICE: usize = 2_000;
 const SQLITE_CHUNK: usize = 20_000;
 const SQLITE_ROWS_PER_INSERT: usize = 500;
 /// The SQLite writer's page cache while an import runs (KiB, negated as
-/// SQLite wants it); `finish` puts back `SQLITE_WRITER_CACHE`.
+/// SQLite wants it); `finish` sizes it to the store again
+/// (`Store::fit_writer_cache`).
 const SQLITE_IMPORT_CACHE: &str = "-65536";
 
 /// An `INSERT` of events that skips ids already stored and returns the
@@ -251,11 +251,9 @@ impl EventImport<'_> {
                 let mut tx = db.begin_write().await?;
                 rollup_merge::merge_sqlite(&mut tx, &sums).await?;
                 tx.commit().await?;
-                sqlx::query(&format!("PRAGMA cache_size = {SQLITE_WRITER_CACHE}"))
-                    .execute(&mut *db.acquire_write().await?)
-                    .await?;
             }
         }
+        self.store.fit_writer_cache().await?;
         self.store.sync_id_sequences().await?;
         if let Some(mut connection) = self.lock.take() {
             sqlx::query("SELECT pg_advisory_unlock($1)")

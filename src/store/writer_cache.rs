@@ -8,10 +8,9 @@
 //! path"). So the cache holds one page per active link and per user, half
 //! again for the batch's new table pages, between 8 and 64 MiB.
 
+use super::engine::WRITER_CACHE_FLOOR_KIB;
 use super::{Engine, Store, StoreResult};
 
-/// The smallest writer cache, in KiB (also the size a connection opens with).
-const MIN_KIB: u64 = 8 * 1024;
 /// The largest: a store with millions of links redirects to only some of
 /// them, and the cache must not take the replica's memory.
 const MAX_KIB: u64 = 64 * 1024;
@@ -45,7 +44,8 @@ impl Store {
 fn writer_cache_kib(hot_pages: i64, page_size: i64) -> u64 {
     let pages = u64::try_from(hot_pages).unwrap_or(0);
     let page_size = u64::try_from(page_size).unwrap_or(4096);
-    (pages.saturating_mul(page_size).saturating_mul(3) / 2 / 1024).clamp(MIN_KIB, MAX_KIB)
+    (pages.saturating_mul(page_size).saturating_mul(3) / 2 / 1024)
+        .clamp(WRITER_CACHE_FLOOR_KIB, MAX_KIB)
 }
 
 #[cfg(test)]
@@ -54,10 +54,10 @@ mod tests {
 
     #[test]
     fn the_cache_follows_the_hot_set_within_its_bounds() {
-        assert_eq!(writer_cache_kib(0, 4096), MIN_KIB);
+        assert_eq!(writer_cache_kib(0, 4096), WRITER_CACHE_FLOOR_KIB);
         // The seed data: 1,679 active links and 400 users.
         assert_eq!(writer_cache_kib(2_079, 4096), 12_474);
         assert_eq!(writer_cache_kib(10_000_000, 4096), MAX_KIB);
-        assert_eq!(writer_cache_kib(-5, -1), MIN_KIB);
+        assert_eq!(writer_cache_kib(-5, -1), WRITER_CACHE_FLOOR_KIB);
     }
 }
