@@ -36,6 +36,8 @@ pub struct App {
     recorder: EventRecorder,
     /// The Redis invalidation listener, when Redis is configured.
     subscriber: Option<JoinHandle<()>>,
+    /// Keeps the store's filter of codes complete, when links use it.
+    code_watch: Option<JoinHandle<()>>,
     /// Folds recorded histogram samples into their buckets (see `telemetry`).
     upkeep: Option<JoinHandle<()>>,
     /// Creates and retires the event log's partitions (PostgreSQL).
@@ -90,6 +92,9 @@ impl App {
         let (links, subscriber) =
             Links::start(store.clone(), config.cache.clone(), background.clone())
                 .context("failed to set up the cache")?;
+        let code_watch = links
+            .filters_codes()
+            .then(|| tokio::spawn(store.clone().keep_known_codes(background.clone())));
         let upkeep = metrics
             .clone()
             .map(|handle| tokio::spawn(telemetry::run_upkeep(handle, background.clone())));
@@ -136,6 +141,7 @@ impl App {
             events,
             recorder,
             subscriber,
+            code_watch,
             upkeep,
             partitions,
             reloader,
@@ -168,6 +174,7 @@ impl App {
             events,
             recorder,
             subscriber,
+            code_watch,
             upkeep,
             partitions,
             reloader,
@@ -213,8 +220,8 @@ impl App {
         // The router (and its event senders) is gone with the server future.
         recorder.close(deadline).await;
         background.cancel();
-        if let Some(subscriber) = subscriber {
-            let _ = subscriber.await;
+        for task in [subscriber, code_watch].into_iter().flatten() {
+            let _ = task.await;
         }
         if let Some(upkeep) = upkeep {
             let _ = upkeep.await;

@@ -150,6 +150,11 @@ pub struct Settings {
     #[arg(long, env = "KURZ_CACHE_NEGATIVE_TTL_MS", default_value_t = defaults::CACHE_NEGATIVE_TTL_MS)]
     pub cache_negative_ttl_ms: u64,
 
+    /// Answer codes no link has from an in-process filter of every stored
+    /// code, without a database round trip (used only without Redis).
+    #[arg(long, env = "KURZ_CODE_FILTER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub code_filter: bool,
+
     /// Milliseconds an entry lives while Redis or its subscription is down.
     #[arg(long, env = "KURZ_CACHE_DEGRADED_TTL_MS", default_value_t = defaults::CACHE_DEGRADED_TTL_MS)]
     pub cache_degraded_ttl_ms: u64,
@@ -336,6 +341,7 @@ impl Settings {
             cache_ttl_secs: d::CACHE_TTL_SECS,
             cache_negative_ttl_ms: d::CACHE_NEGATIVE_TTL_MS,
             cache_degraded_ttl_ms: d::CACHE_DEGRADED_TTL_MS,
+            code_filter: true,
             redis_ttl_secs: d::REDIS_TTL_SECS,
             redis_timeout_ms: d::REDIS_TIMEOUT_MS,
             breaker_failures: d::BREAKER_FAILURES,

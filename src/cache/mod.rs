@@ -48,6 +48,11 @@ pub struct CacheSettings {
     pub negative_ttl: Duration,
     /// Lifetime of entries made while Redis or the subscription is down.
     pub degraded_ttl: Duration,
+    /// Answer unknown codes from the store's filter of stored codes. Used
+    /// only without Redis: with it, other replicas' new codes would have to
+    /// reach this one's filter before their creator answers, and only
+    /// invalidations are broadcast that way.
+    pub code_filter: bool,
     pub shared: Option<SharedSettings>,
 }
 
@@ -56,6 +61,7 @@ struct LookupCounters {
     local_hit: Counter,
     local_miss: Counter,
     local_negative: Counter,
+    filter_absent: Counter,
     redis_hit: Counter,
     redis_miss: Counter,
     store_hit: Counter,
@@ -69,6 +75,7 @@ impl LookupCounters {
             local_hit: c("local", "hit"),
             local_miss: c("local", "miss"),
             local_negative: c("local", "negative"),
+            filter_absent: c("filter", "negative"),
             redis_hit: c("redis", "hit"),
             redis_miss: c("redis", "miss"),
             store_hit: c("store", "hit"),
@@ -139,6 +146,10 @@ impl Links {
             return Ok(hit.link.clone());
         }
         self.counters.local_miss.increment(1);
+        if self.filters_codes() && self.store.surely_lacks_code(code.as_str()) {
+            self.counters.filter_absent.increment(1);
+            return Ok(None);
+        }
         let epoch = self.local.epoch();
         let healthy = self.shared.as_ref().is_none_or(|s| s.healthy());
         let bounded = |ttl: Duration| {
@@ -199,6 +210,12 @@ impl Links {
             }
         }
         Ok(link)
+    }
+
+    /// Whether unknown codes are answered from the store's code filter;
+    /// then `Store::keep_known_codes` must run beside the cache.
+    pub fn filters_codes(&self) -> bool {
+        self.settings.code_filter && self.shared.is_none()
     }
 
     /// Called after a URL was created: a code may have been cached as

@@ -305,6 +305,7 @@ impl Settings {
             degraded_ttl: millis(
                 p.at_least_one("KURZ_CACHE_DEGRADED_TTL_MS", self.cache_degraded_ttl_ms),
             ),
+            code_filter: self.code_filter,
             shared,
         };
         let (default_batch, default_linger) = match engine {

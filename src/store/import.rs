@@ -148,6 +148,7 @@ impl Store {
                         outcomes.push(ImportOutcome::Rejected("short_code already taken"));
                         continue;
                     }
+                    self.known.add(row.short_code.as_str());
                     let inserted: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",

@@ -11,6 +11,7 @@
 //! The store writes a change and its events in one transaction; it does not
 //! know about caches or authorization (that is `service`).
 
+mod code_watch;
 mod copy_text;
 mod engine;
 mod error;
@@ -18,6 +19,7 @@ mod event_import;
 mod events;
 mod import;
 mod keys;
+mod known_codes;
 mod list_turns;
 mod partition_order;
 mod partitions;
@@ -81,6 +83,8 @@ pub struct Store {
     seen_visitors: std::sync::Mutex<rollups::SeenVisitors>,
     /// How many lists stream from the database at once.
     list_turns: list_turns::ListTurns,
+    /// Which codes may be stored (see `known_codes`, kept by `code_watch`).
+    known: known_codes::KnownCodes,
 }
 
 /// A connection pool's state, for `/metrics`.
@@ -119,6 +123,7 @@ impl Store {
             engine,
             codes: CodeSource::random(),
             list_turns: list_turns::ListTurns::for_this_machine(),
+            known: known_codes::KnownCodes::default(),
         })
     }
 

@@ -69,6 +69,8 @@ impl Store {
                 metrics::counter!("kurz_short_code_collisions_total").increment(1);
             }
             let code = claimed.ok_or(StoreError::Conflict(ConflictField::ShortCode))?;
+            // Known before the commit, so no redirect can be told it is absent.
+            self.known.add(&code);
             let url = sqlx::query_as::<_, UrlRow>(&insert)
                 .bind(new.user_id.get())
                 .bind(code)

@@ -4,6 +4,7 @@
 mod auth;
 mod bulk;
 mod cache;
+mod code_filter;
 mod concurrency;
 mod errors;
 mod events;

@@ -4,6 +4,7 @@
 //! (tests/api) checks the same rules through the API; this one pins them
 //! where they live.
 
+use code_filter::the_code_filter_knows_every_writers_codes;
 use futures_util::TryStreamExt;
 use imports::imported_redirects_count_in_reports_as_a_rebuild_counts_them;
 use kurz::domain::{
@@ -18,6 +19,7 @@ use lists::{
 };
 use stats::reports_equal_a_scan_of_the_event_log;
 
+mod code_filter;
 mod imports;
 mod lists;
 mod partitions;
@@ -352,6 +354,7 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    the_code_filter_knows_every_writers_codes,
     the_sqlite_writer_cache_is_sized_to_the_store,
     a_whole_list_reads_back_every_column_as_a_page_does,
     a_list_dropped_part_way_leaves_the_store_whole,

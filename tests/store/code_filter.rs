@@ -1,0 +1,94 @@
+//! The store's filter of codes: complete after its first build, told of
+//! this store's codes before their commit, and of codes another process
+//! stores through the watch (one at a time and in bulk).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kurz::store::Store;
+use kurz_testkit::{eventually, random_suffix, test_settings, Engine};
+use tokio_util::sync::CancellationToken;
+
+use crate::{link, user};
+
+/// How many of twenty codes nobody stored the filter rules out (it may
+/// let about one in a hundred through).
+fn ruled_out(store: &Store) -> usize {
+    (0..20)
+        .filter(|i| store.surely_lacks_code(&format!("nobody{i}")))
+        .count()
+}
+
+async fn run_elsewhere(url: &str, engine: Engine, sql: &str) {
+    match engine {
+        Engine::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Engine::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+pub(crate) async fn the_code_filter_knows_every_writers_codes(engine: Engine) {
+    let (settings, _db) = test_settings(engine).await;
+    let url = settings.database_url();
+    let ours = Arc::new(Store::connect(&url, 4).await.unwrap());
+    ours.migrate().await.unwrap();
+    let theirs = Store::connect(&url, 2).await.unwrap();
+    let owner = user(&ours).await;
+    let early = ours.create_url(&link(owner, None)).await.unwrap();
+    assert!(!ours.knows_every_code());
+    assert!(
+        !ours.surely_lacks_code("nobody0"),
+        "no answer before a build"
+    );
+
+    let stop = CancellationToken::new();
+    let watch = tokio::spawn(ours.clone().keep_known_codes(stop.clone()));
+    let built = eventually(Duration::from_secs(10), || async {
+        ours.knows_every_code()
+    })
+    .await;
+    assert!(built, "the filter was never built");
+    assert!(!ours.surely_lacks_code(&early.short_code), "scanned");
+    assert!(ruled_out(&ours) >= 15);
+
+    let mine = ours.create_url(&link(owner, None)).await.unwrap();
+    assert!(!ours.surely_lacks_code(&mine.short_code), "known at once");
+
+    let alias = format!("theirs{}", random_suffix());
+    assert!(ours.surely_lacks_code(&alias));
+    theirs.create_url(&link(owner, Some(&alias))).await.unwrap();
+    let told = eventually(Duration::from_secs(5), || async {
+        !ours.surely_lacks_code(&alias)
+    })
+    .await;
+    assert!(told, "another store's code never reached the filter");
+
+    let bulk = format!("bulk{}", random_suffix());
+    run_elsewhere(
+        &url,
+        engine,
+        &format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300) \
+             INSERT INTO short_codes (code) SELECT '{bulk}' || n FROM g"
+        ),
+    )
+    .await;
+    let told = eventually(Duration::from_secs(10), || async {
+        ours.knows_every_code() && (1..=300).all(|n| !ours.surely_lacks_code(&format!("{bulk}{n}")))
+    })
+    .await;
+    assert!(
+        told,
+        "codes stored in bulk elsewhere never reached the filter"
+    );
+    assert!(ruled_out(&ours) >= 15, "the rebuilt filter answers again");
+    stop.cancel();
+    watch.await.unwrap();
+}
