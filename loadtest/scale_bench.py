@@ -6,7 +6,9 @@ Redis) on the generated store, wrk on the same machine.
             the tail reads the store (the share is reported from /metrics)
   store     uniform redirects over all links, 16 connections: nearly every
             request misses the cache and reads the store
-  missing   codes no link has (404), 16 connections
+  missing   codes no link has (404), 16 connections; again with the filter
+            of stored codes off (KURZ_CODE_FILTER=false), every 404 a store
+            look-up
   events    keyset pages of a Zipf-chosen link's events, 16 connections
   import    `kurz import --events` of 1,000,000 generated rows into a new
             database beside the big one
@@ -45,17 +47,36 @@ def store_share(before, after):
     return store / local if local else 0.0
 
 
-def start_kurz(args):
-    env = {**os.environ, "KURZ_BIND": f"127.0.0.1:{PORT}", "KURZ_LOG": "warn"}
+def start_kurz(args, extra_env=None, start_pg=True):
+    env = {**os.environ, "KURZ_BIND": f"127.0.0.1:{PORT}", "KURZ_LOG": "warn", **(extra_env or {})}
     if args.engine == "postgres":
-        s.pg_ctl("start", s.SERVE)
+        if start_pg:
+            s.pg_ctl("start", s.SERVE)
         env["DATABASE_URL"] = s.PG_URL
     else:
         env["DATABASE_URL"] = f"sqlite:{s.SQLITE_FILE}"
-    log = open(s.STATE / f"kurz-{args.engine}.log", "w")
+    log = open(s.STATE / f"kurz-{args.engine}.log", "a")
     proc = subprocess.Popen([s.KURZ], env=env, stdout=log, stderr=subprocess.STDOUT)
     b.wait_ready(URL + "/health/ready", 120)
+    if env.get("KURZ_CODE_FILTER", "true") != "false":
+        # The filter of stored codes is built in the background after the
+        # replica is ready; measure once it answers.
+        started = time.time()
+        while time.time() - started < 600 and filter_codes() == 0:
+            time.sleep(1)
+        s.log(f"code filter: {filter_codes():,.0f} codes after {time.time() - started:.0f} s")
     return proc
+
+
+def filter_codes():
+    try:
+        text = b.scrape(URL + "/metrics")
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("kurz_code_filter_codes "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def import_rate(args):
@@ -128,8 +149,18 @@ def bench(args, links, events):
         before = cache_counts()
         row = b.measure("store", URL, 16, d, "zipf.lua", [str(links), "uniform"], roles)
         rows.append(("store (uniform)", row, store_share(before, cache_counts())))
-        rows.append(("missing code (404)", b.measure("missing", URL, 16, d, "zipf.lua", [str(links), "miss"], roles), None))
         rows.append(("events keyset page", b.measure("events", URL, 16, d, "events.lua", [str(links), str(events)], roles), None))
+        # 404s on a fresh replica (the redirect rows leave the event writer
+        # busy for a while), then again with the filter of stored codes off:
+        # every 404 a store look-up.
+        for name, env in [("missing code (404)", {}),
+                          ("missing code (404), no code filter", {"KURZ_CODE_FILTER": "false"})]:
+            proc.terminate()
+            proc.wait(timeout=120)
+            proc = start_kurz(args, env, start_pg=False)
+            roles = {"kurz": [proc.pid]}
+            b.run_wrk(URL, 16, 3, "zipf.lua", [str(links), "miss"])
+            rows.append((name, b.measure("missing", URL, 16, d, "zipf.lua", [str(links), "miss"], roles), None))
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -36,6 +36,9 @@ const SQLITE_POLL: Duration = Duration::from_secs(1);
 const CODE_LOG_KEPT: Duration = Duration::from_secs(3600);
 /// How long bulk announcements must pause before the rebuild they call for.
 const QUIET: Duration = Duration::from_secs(1);
+/// Codes read between yields to the runtime: a scan of millions of codes
+/// must not hold a worker thread that requests are waiting for.
+const YIELD_EVERY: u64 = 4096;
 /// The wait after a failed connection or scan.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -82,8 +85,13 @@ impl Store {
         let scanned = async {
             let mut codes =
                 sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
+            let mut read = 0_u64;
             while let Some(code) = codes.try_next().await? {
                 rebuild.add(&code);
+                read += 1;
+                if read % YIELD_EVERY == 0 {
+                    tokio::task::yield_now().await;
+                }
             }
             Ok::<_, sqlx::Error>(())
         }
@@ -118,6 +126,9 @@ impl Store {
         while let Some((seq, code)) = rows.try_next().await? {
             self.known.add(&code);
             top = seq;
+            if top % YIELD_EVERY as i64 == 0 {
+                tokio::task::yield_now().await;
+            }
         }
         Ok(Some(top))
     }
@@ -172,8 +183,13 @@ impl Store {
         let scanned = async {
             let mut codes =
                 sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
+            let mut read = 0_u64;
             while let Some(code) = codes.try_next().await? {
                 rebuild.add(&code);
+                read += 1;
+                if read % YIELD_EVERY == 0 {
+                    tokio::task::yield_now().await;
+                }
             }
             Ok::<_, sqlx::Error>(())
         }
