@@ -1,5 +1,6 @@
 //! The process around the API: a graceful stop under load loses no event,
-//! and readiness follows the database down and back up.
+//! readiness follows the database down and back up, and the filter of
+//! stored codes hears of new codes again after an outage.
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use kurz::config::Settings;
 use kurz_testkit::for_each_engine;
 use kurz_testkit::{
-    eventually, spawn_app_with, test_settings, Engine, KurzProcess, PgServer, TestDb,
+    eventually, random_suffix, spawn_app_with, test_settings, Engine, KurzProcess, PgServer, TestDb,
 };
 
 async fn sigterm_mid_load_exits_cleanly_and_stores_every_redirect(engine: Engine) {
@@ -78,7 +79,12 @@ for_each_engine!(sigterm_mid_load_exits_cleanly_and_stores_every_redirect);
 async fn readiness_follows_postgres_down_and_back_up() {
     let pg = PgServer::start();
     let database = pg.create_database("kurz").await;
-    let app = spawn_app_with(Settings::for_database(database), TestDb::Postgres).await;
+    let mut settings = Settings::for_database(database);
+    // This test is about the store's answers in an outage. The filter of
+    // stored codes would answer the unknown code below with a 404 until it
+    // notices the lost connection (see the test after this one).
+    settings.code_filter = false;
+    let app = spawn_app_with(settings, TestDb::Postgres).await;
     assert_eq!(app.get("/health/ready").await.status, 200);
     let uid = app.create_user().await["id"].as_i64().unwrap();
     let cached = app.create_url(uid, "https://example.com/cached").await;
@@ -126,4 +132,59 @@ async fn readiness_follows_postgres_down_and_back_up() {
         "readiness did not recover after the database came back"
     );
     assert_eq!(app.get("/users").await.status, 200);
+}
+
+/// PostgreSQL only: the filter's watch loses its connection with the
+/// server. An unknown code is answered by the filter (404) until the watch
+/// notices, then by the store (503); once the server is back, a link
+/// another process stores must redirect, so the watch has to listen again
+/// before the filter answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_stored_elsewhere_after_an_outage_redirects() {
+    let pg = PgServer::start();
+    let database = pg.create_database("kurz").await;
+    let app = spawn_app_with(Settings::for_database(database.clone()), TestDb::Postgres).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    assert_eq!(app.get("/nosuchcode").await.status, 404);
+
+    pg.stop();
+    let reply = app.get("/nosuchcode").await;
+    assert!(
+        matches!(reply.status.as_u16(), 404 | 503),
+        "{}: {}",
+        reply.status,
+        reply.text
+    );
+    pg.restart();
+    let back = eventually(Duration::from_secs(15), || async {
+        app.get("/health/ready").await.status == 200
+    })
+    .await;
+    assert!(back, "readiness did not recover");
+
+    let code = format!("back{}", random_suffix());
+    let elsewhere = sqlx::PgPool::connect(&database).await.unwrap();
+    sqlx::query("INSERT INTO short_codes (code) VALUES ($1)")
+        .bind(&code)
+        .execute(&elsewhere)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO urls (user_id, short_code, original_url, is_active, created_at, updated_at) \
+         VALUES ($1, $2, 'https://example.com/back', TRUE, now(), now())",
+    )
+    .bind(uid)
+    .bind(&code)
+    .execute(&elsewhere)
+    .await
+    .unwrap();
+    elsewhere.close().await;
+    let redirected = eventually(Duration::from_secs(15), || async {
+        app.get(&format!("/{code}")).await.status == 302
+    })
+    .await;
+    assert!(
+        redirected,
+        "a link stored after the outage never redirected"
+    );
 }
