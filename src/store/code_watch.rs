@@ -75,37 +75,46 @@ impl Store {
         Ok(usize::try_from(stored).unwrap_or(0))
     }
 
-    /// Rebuilds from `short_codes`; returns the log position it covers.
-    async fn rebuild_sqlite(&self, db: &Db<Sqlite>) -> StoreResult<i64> {
-        // Read first: a code logged after this is also past it in the log.
-        let logged: i64 = sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM code_log")
-            .fetch_one(&db.read)
-            .await?;
+    /// Scans `short_codes` into a new filter and swaps it in.
+    async fn rebuild_known_codes(&self) -> StoreResult<()> {
         let mut rebuild = self.known.begin(self.count_codes().await?);
         let scanned = async {
-            let mut codes =
-                sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
-            let mut read = 0_u64;
-            while let Some(code) = codes.try_next().await? {
-                rebuild.add(&code);
-                read += 1;
-                if read % YIELD_EVERY == 0 {
-                    tokio::task::yield_now().await;
+            on_engine!(self, |db| {
+                let mut codes =
+                    sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
+                let mut read = 0_u64;
+                while let Some(code) = codes.try_next().await? {
+                    rebuild.add(&code);
+                    read += 1;
+                    if read % YIELD_EVERY == 0 {
+                        tokio::task::yield_now().await;
+                    }
                 }
-            }
+            });
             Ok::<_, sqlx::Error>(())
         }
         .await;
         match scanned {
             Ok(()) => {
                 self.known.finish(rebuild);
-                Ok(logged)
+                self.report_held();
+                Ok(())
             }
             Err(error) => {
                 self.known.abandon();
                 Err(error.into())
             }
         }
+    }
+
+    /// Rebuilds; returns the log position the new filter covers.
+    async fn rebuild_sqlite(&self, db: &Db<Sqlite>) -> StoreResult<i64> {
+        // Read first: a code logged after this is also past it in the log.
+        let logged: i64 = sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM code_log")
+            .fetch_one(&db.read)
+            .await?;
+        self.rebuild_known_codes().await?;
+        Ok(logged)
     }
 
     /// Adds the codes logged past `after`; returns the new position, or
@@ -178,35 +187,6 @@ impl Store {
         }
     }
 
-    async fn rebuild_postgres(&self, db: &Db<Postgres>) -> StoreResult<()> {
-        let mut rebuild = self.known.begin(self.count_codes().await?);
-        let scanned = async {
-            let mut codes =
-                sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
-            let mut read = 0_u64;
-            while let Some(code) = codes.try_next().await? {
-                rebuild.add(&code);
-                read += 1;
-                if read % YIELD_EVERY == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        match scanned {
-            Ok(()) => {
-                self.known.finish(rebuild);
-                self.report_held();
-                Ok(())
-            }
-            Err(error) => {
-                self.known.abandon();
-                Err(error.into())
-            }
-        }
-    }
-
     async fn watch_postgres(&self, db: &Db<Postgres>, stop: &CancellationToken) {
         // One connection of its own, outside the request pool.
         let options = (*db.write.connect_options()).clone();
@@ -225,7 +205,7 @@ impl Store {
                 listening = listening => listening,
             };
             match listener {
-                Ok(listener) => self.follow_postgres(db, listener, stop).await,
+                Ok(listener) => self.follow_postgres(listener, stop).await,
                 Err(error) => tracing::warn!(%error, "listening for new codes failed; retrying"),
             }
             if stop.is_cancelled() {
@@ -241,12 +221,7 @@ impl Store {
 
     /// Rebuilds, then follows announcements until the connection is lost or
     /// `stop`.
-    async fn follow_postgres(
-        &self,
-        db: &Db<Postgres>,
-        listener: PgListener,
-        stop: &CancellationToken,
-    ) {
+    async fn follow_postgres(&self, listener: PgListener, stop: &CancellationToken) {
         // A stream keeps the receive in flight across `select!` turns.
         let mut notes = Box::pin(futures_util::stream::unfold(listener, |mut l| async {
             let note = l.try_recv().await;
@@ -255,7 +230,7 @@ impl Store {
         let mut stale = true;
         loop {
             if stale {
-                if let Err(error) = self.rebuild_postgres(db).await {
+                if let Err(error) = self.rebuild_known_codes().await {
                     tracing::warn!(%error, "reading stored codes failed");
                     return;
                 }
