@@ -18,8 +18,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sqlx::postgres::{PgListener, PgNotification, PgPoolOptions};
 use sqlx::{Postgres, Sqlite};
 use tokio_util::sync::CancellationToken;
 
@@ -220,7 +220,9 @@ impl Store {
     }
 
     /// Rebuilds, then follows announcements until the connection is lost or
-    /// `stop`.
+    /// `stop`. Announcements are read during a rebuild's scan too: their
+    /// codes are kept aside and replayed into the new filter (see
+    /// `known_codes`), so none committed mid-scan is missing after the swap.
     async fn follow_postgres(&self, listener: PgListener, stop: &CancellationToken) {
         // A stream keeps the receive in flight across `select!` turns.
         let mut notes = Box::pin(futures_util::stream::unfold(listener, |mut l| async {
@@ -230,11 +232,35 @@ impl Store {
         let mut stale = true;
         loop {
             if stale {
-                if let Err(error) = self.rebuild_known_codes().await {
+                let mut bulk = false;
+                let rebuilt = {
+                    let rebuild = self.rebuild_known_codes();
+                    tokio::pin!(rebuild);
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            rebuilt = &mut rebuild => break rebuilt,
+                            note = notes.next() => match self.heard(note) {
+                                Heard::Codes => {}
+                                Heard::Many => bulk = true,
+                                Heard::Lost => return,
+                            },
+                        }
+                    }
+                };
+                if let Err(error) = rebuilt {
                     tracing::warn!(%error, "reading stored codes failed");
                     return;
                 }
                 stale = false;
+                if bulk {
+                    // Stored before or after the scan's snapshot: unknown.
+                    if !self.after_bulk(&mut notes, stop).await {
+                        return;
+                    }
+                    stale = true;
+                    continue;
+                }
             }
             let note = tokio::select! {
                 () = stop.cancelled() => return,
@@ -244,35 +270,68 @@ impl Store {
                 }
                 note = notes.next() => note,
             };
-            match note {
-                Some(Ok(Some(note))) if note.payload() == MANY => {
-                    self.known.distrust();
-                    // Wait for the bulk write to pause; the scan after it
-                    // reads whatever the announcements would have named.
-                    loop {
-                        let next = tokio::select! {
-                            () = stop.cancelled() => return,
-                            next = tokio::time::timeout(QUIET, notes.next()) => next,
-                        };
-                        match next {
-                            Err(_quiet) => break,
-                            Ok(Some(Ok(Some(_)))) => {}
-                            Ok(_) => return,
-                        }
+            match self.heard(note) {
+                Heard::Codes => {}
+                Heard::Many => {
+                    if !self.after_bulk(&mut notes, stop).await {
+                        return;
                     }
                     stale = true;
                 }
-                Some(Ok(Some(note))) => {
-                    for code in note.payload().split(' ').filter(|c| !c.is_empty()) {
-                        self.known.add(code);
-                    }
+                Heard::Lost => return,
+            }
+        }
+    }
+
+    /// Takes one announcement: adds the codes it names.
+    fn heard(&self, note: Option<Result<Option<PgNotification>, sqlx::Error>>) -> Heard {
+        match note {
+            Some(Ok(Some(note))) if note.payload() == MANY => Heard::Many,
+            Some(Ok(Some(note))) => {
+                for code in note.payload().split(' ').filter(|c| !c.is_empty()) {
+                    self.known.add(code);
                 }
-                Some(Ok(None)) | None => return,
-                Some(Err(error)) => {
-                    tracing::warn!(%error, "code announcements failed");
-                    return;
+                Heard::Codes
+            }
+            Some(Ok(None)) | None => Heard::Lost,
+            Some(Err(error)) => {
+                tracing::warn!(%error, "code announcements failed");
+                Heard::Lost
+            }
+        }
+    }
+
+    /// After a bulk write: distrusts the filter and waits until the
+    /// announcements pause for `QUIET` (the scan after that reads whatever
+    /// they would have named). False when the connection was lost or `stop`.
+    async fn after_bulk<S>(&self, notes: &mut S, stop: &CancellationToken) -> bool
+    where
+        S: Stream<Item = Result<Option<PgNotification>, sqlx::Error>> + Unpin,
+    {
+        self.known.distrust();
+        loop {
+            let next = tokio::select! {
+                () = stop.cancelled() => return false,
+                next = tokio::time::timeout(QUIET, notes.next()) => next,
+            };
+            match next {
+                Err(_quiet) => return true,
+                Ok(note) => {
+                    if let Heard::Lost = self.heard(note) {
+                        return false;
+                    }
                 }
             }
         }
     }
+}
+
+/// What one announcement said.
+enum Heard {
+    /// Codes, now added.
+    Codes,
+    /// `*`: a statement stored too many to name.
+    Many,
+    /// The connection is gone; announcements may have been lost.
+    Lost,
 }

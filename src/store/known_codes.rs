@@ -11,12 +11,16 @@
 //!   (PostgreSQL notifications, SQLite's growing rowid);
 //! - a rebuild scans the table while new codes are also kept aside in
 //!   `pending` and replayed into the new filter, so none falls between the
-//!   scan and the swap.
+//!   scan and the swap; codes added in the last `RECENT` are replayed too,
+//!   because a code added just before a rebuild began may commit after
+//!   the scan's snapshot was taken.
 //!
 //! Until the first build, and whenever the watch may have missed codes,
 //! `surely_absent` answers `false` and every look-up goes to the store.
 
+use std::collections::VecDeque;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use fastbloom::BloomFilter;
 use tokio::sync::Notify;
@@ -26,12 +30,17 @@ use tokio::sync::Notify;
 const FALSE_POSITIVE_RATE: f64 = 0.01;
 /// The smallest filter, in codes (about 80 KiB).
 const MIN_CAPACITY: usize = 65_536;
+/// How long an added code is kept for the next rebuild: far longer than a
+/// transaction that claims codes stays open.
+const RECENT: Duration = Duration::from_secs(60);
 
 struct State {
     /// `None` while the filter may be missing codes.
     filter: Option<BloomFilter>,
     /// Codes added while a rebuild scans the table.
     pending: Option<Vec<Box<str>>>,
+    /// Codes added in the last `RECENT`, oldest first.
+    recent: VecDeque<(Instant, Box<str>)>,
     /// Codes the filter was sized for, and codes in it.
     capacity: usize,
     held: usize,
@@ -71,6 +80,7 @@ impl Default for KnownCodes {
             state: RwLock::new(State {
                 filter: None,
                 pending: None,
+                recent: VecDeque::new(),
                 capacity: 0,
                 held: 0,
             }),
@@ -117,6 +127,15 @@ impl KnownCodes {
         if let Some(pending) = &mut state.pending {
             pending.push(code.into());
         }
+        let now = Instant::now();
+        while state
+            .recent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > RECENT)
+        {
+            state.recent.pop_front();
+        }
+        state.recent.push_back((now, code.into()));
         let outgrown = match &mut state.filter {
             // A code seen twice (its own write, then the watch) counts once.
             Some(filter) => {
@@ -155,6 +174,9 @@ impl KnownCodes {
         let mut state = self.write();
         for code in state.pending.take().unwrap_or_default() {
             rebuild.add(&code);
+        }
+        for (_, code) in &state.recent {
+            rebuild.add(code);
         }
         state.filter = Some(rebuild.filter);
         state.capacity = rebuild.capacity;
@@ -196,6 +218,16 @@ mod tests {
             .filter(|i| known.surely_absent(&format!("missing{i}")))
             .count();
         assert!(unknown > 950, "{unknown} of 1000 unknown codes told apart");
+    }
+
+    #[test]
+    fn a_code_added_just_before_the_scan_survives_the_swap() {
+        let known = KnownCodes::default();
+        // Claimed, not yet committed: the scan's snapshot will not hold it.
+        known.add("in-flight");
+        let rebuild = known.begin(0);
+        known.finish(rebuild);
+        assert!(!known.surely_absent("in-flight"));
     }
 
     #[test]
