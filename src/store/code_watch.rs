@@ -56,6 +56,7 @@ impl Store {
 
     /// Builds the filter of stored codes and keeps it complete until `stop`.
     pub async fn keep_known_codes(self: Arc<Self>, stop: CancellationToken) {
+        self.known.keep();
         match &self.engine {
             Engine::Postgres(db) => self.watch_postgres(db, &stop).await,
             Engine::Sqlite(db) => self.watch_sqlite(db, &stop).await,

@@ -19,6 +19,7 @@
 //! `surely_absent` answers `false` and every look-up goes to the store.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,10 @@ pub(crate) struct KnownCodes {
     state: RwLock<State>,
     /// Woken when the filter holds more codes than it was sized for.
     pub(crate) outgrown: Notify,
+    /// Set once a watch keeps the filter: until then (and for good in a
+    /// process that never serves redirects, or one using Redis) `add` does
+    /// nothing, so creates and imports keep no codes for nobody.
+    kept: AtomicBool,
 }
 
 /// A filter being built by a rebuild's scan.
@@ -85,6 +90,7 @@ impl Default for KnownCodes {
                 held: 0,
             }),
             outgrown: Notify::new(),
+            kept: AtomicBool::new(false),
         }
     }
 }
@@ -121,8 +127,16 @@ impl KnownCodes {
         }
     }
 
+    /// From now on, codes added are kept for the filter.
+    pub(crate) fn keep(&self) {
+        self.kept.store(true, Ordering::Release);
+    }
+
     /// Records a code that is (or is about to be) stored.
     pub(crate) fn add(&self, code: &str) {
+        if !self.kept.load(Ordering::Acquire) {
+            return;
+        }
         let mut state = self.write();
         if let Some(pending) = &mut state.pending {
             pending.push(code.into());
@@ -194,9 +208,25 @@ impl KnownCodes {
 mod tests {
     use super::*;
 
+    /// Filter state as a running watch has it.
+    fn kept() -> KnownCodes {
+        let known = KnownCodes::default();
+        known.keep();
+        known
+    }
+
+    #[test]
+    fn codes_are_kept_only_once_a_watch_keeps_the_filter() {
+        let known = KnownCodes::default();
+        known.add("unwatched");
+        known.finish(known.begin(0));
+        assert!(known.surely_absent("unwatched"));
+        assert_eq!(known.read().recent.len(), 0);
+    }
+
     #[test]
     fn nothing_is_surely_absent_before_the_first_build() {
-        let known = KnownCodes::default();
+        let known = kept();
         known.add("abc123");
         assert!(!known.surely_absent("zzz999"));
         assert!(!known.trusted());
@@ -204,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_code_added_during_the_scan_survives_the_swap() {
-        let known = KnownCodes::default();
+        let known = kept();
         let mut rebuild = known.begin(2);
         rebuild.add("scanned");
         // Stored after the scan's snapshot: only `add` saw it.
@@ -222,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_code_added_just_before_the_scan_survives_the_swap() {
-        let known = KnownCodes::default();
+        let known = kept();
         // Claimed, not yet committed: the scan's snapshot will not hold it.
         known.add("in-flight");
         let rebuild = known.begin(0);
@@ -232,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_distrusted_filter_answers_nothing_until_rebuilt() {
-        let known = KnownCodes::default();
+        let known = kept();
         known.finish(known.begin(0));
         assert!(known.surely_absent("gone"));
         known.distrust();
@@ -243,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_filter_past_its_capacity_asks_for_a_rebuild() {
-        let known = KnownCodes::default();
+        let known = kept();
         known.finish(known.begin(0));
         // Some codes look present already (false positives) and do not
         // count: twice the capacity is surely past it.
