@@ -12,8 +12,9 @@
 //!   at a time means its `seq` grows in commit order, so the watch reads
 //!   the entries past the last one it saw every `SQLITE_POLL`. A code
 //!   another process stores is known within that interval. Entries older
-//!   than `CODE_LOG_KEPT` are pruned; a watch that finds its place pruned
-//!   rebuilds.
+//!   than `CODE_LOG_KEPT` are pruned, and the trigger keeps at most the
+//!   newest 100,000 whatever runs (migration 0008); a watch that finds its
+//!   place pruned rebuilds.
 
 use std::sync::Arc;
 use std::time::Duration;

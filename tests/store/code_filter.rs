@@ -92,3 +92,36 @@ pub(crate) async fn the_code_filter_knows_every_writers_codes(engine: Engine) {
     stop.cancel();
     watch.await.unwrap();
 }
+
+/// The SQLite code log stays bounded with no watch pruning it (the filter
+/// off, Redis, or only the command line): the trigger keeps the newest
+/// 100,000 codes, in order, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_code_log_keeps_only_the_newest_codes() {
+    let (settings, _db) = test_settings(Engine::Sqlite).await;
+    let url = settings.database_url();
+    let store = Store::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    run_elsewhere(
+        &url,
+        Engine::Sqlite,
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 100050) \
+         INSERT INTO short_codes (code) SELECT 'c' || n FROM g",
+    )
+    .await;
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let (rows, oldest, newest): (i64, i64, i64) =
+        sqlx::query_as("SELECT count(*), min(seq), max(seq) FROM code_log")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, 100_000);
+    assert_eq!(newest - oldest + 1, rows, "a gap in the kept log");
+    let last: String = sqlx::query_scalar("SELECT code FROM code_log WHERE seq = $1")
+        .bind(newest)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(last, "c100050");
+    pool.close().await;
+}
