@@ -202,7 +202,7 @@ def generate_sqlite(links, events):
         COMMIT;
         CREATE INDEX events_url_id_idx ON events (url_id, id);
         CREATE INDEX events_user_id_idx ON events (user_id, id);
-        CREATE INDEX events_event_type_idx ON events (event_type, id);
+        CREATE INDEX events_event_type_idx ON events (event_type, id) WHERE event_type <> 'redirect';
         ANALYZE;
     """)
     db.close()
