@@ -233,54 +233,58 @@ impl Store {
         }));
         let mut stale = true;
         loop {
-            if stale {
-                let mut bulk = false;
-                let rebuilt = {
-                    let rebuild = self.rebuild_known_codes();
-                    tokio::pin!(rebuild);
-                    loop {
-                        tokio::select! {
-                            () = stop.cancelled() => return,
-                            rebuilt = &mut rebuild => break rebuilt,
-                            note = notes.next() => match self.heard(note) {
-                                Heard::Codes => {}
-                                Heard::Many => bulk = true,
-                                Heard::Lost => return,
-                            },
-                        }
+            let heard = if stale {
+                self.rebuild_listening(&mut notes, stop).await
+            } else {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = self.known.outgrown.notified() => {
+                        stale = true;
+                        continue;
                     }
-                };
-                if let Err(error) = rebuilt {
-                    tracing::warn!(%error, "reading stored codes failed");
-                    return;
+                    note = notes.next() => self.heard(note),
                 }
-                stale = false;
-                if bulk {
-                    // Stored before or after the scan's snapshot: unknown.
-                    if !self.after_bulk(&mut notes, stop).await {
-                        return;
-                    }
-                    stale = true;
-                    continue;
-                }
-            }
-            let note = tokio::select! {
-                () = stop.cancelled() => return,
-                () = self.known.outgrown.notified() => {
-                    stale = true;
-                    continue;
-                }
-                note = notes.next() => note,
             };
-            match self.heard(note) {
+            stale = false;
+            match heard {
                 Heard::Codes => {}
                 Heard::Many => {
+                    // Stored before or after a scan's snapshot: unknown.
                     if !self.after_bulk(&mut notes, stop).await {
                         return;
                     }
                     stale = true;
                 }
                 Heard::Lost => return,
+            }
+        }
+    }
+
+    /// Rebuilds while reading announcements. `Many` when one named a bulk
+    /// write during the scan; `Lost` when the connection, the scan or
+    /// `stop` ended it.
+    async fn rebuild_listening<S>(&self, notes: &mut S, stop: &CancellationToken) -> Heard
+    where
+        S: Stream<Item = Result<Option<PgNotification>, sqlx::Error>> + Unpin,
+    {
+        let rebuild = self.rebuild_known_codes();
+        tokio::pin!(rebuild);
+        let mut heard = Heard::Codes;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return Heard::Lost,
+                rebuilt = &mut rebuild => {
+                    if let Err(error) = rebuilt {
+                        tracing::warn!(%error, "reading stored codes failed");
+                        return Heard::Lost;
+                    }
+                    return heard;
+                }
+                note = notes.next() => match self.heard(note) {
+                    Heard::Codes => {}
+                    Heard::Many => heard = Heard::Many,
+                    Heard::Lost => return Heard::Lost,
+                },
             }
         }
     }

@@ -34,6 +34,11 @@ const MIN_CAPACITY: usize = 65_536;
 /// How long an added code is kept for the next rebuild: far longer than a
 /// transaction that claims codes stays open.
 const RECENT: Duration = Duration::from_secs(60);
+/// Most codes kept for the next rebuild, so a bulk import through the API
+/// does not hold every code it stored for a minute. Past it the oldest go:
+/// on PostgreSQL their announcement still reaches the watch, on SQLite the
+/// code log does within a second.
+const RECENT_MOST: usize = 65_536;
 
 struct State {
     /// `None` while the filter may be missing codes.
@@ -142,10 +147,11 @@ impl KnownCodes {
             pending.push(code.into());
         }
         let now = Instant::now();
-        while state
-            .recent
-            .front()
-            .is_some_and(|(at, _)| now.duration_since(*at) > RECENT)
+        while state.recent.len() >= RECENT_MOST
+            || state
+                .recent
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > RECENT)
         {
             state.recent.pop_front();
         }
@@ -258,6 +264,17 @@ mod tests {
         let rebuild = known.begin(0);
         known.finish(rebuild);
         assert!(!known.surely_absent("in-flight"));
+    }
+
+    #[test]
+    fn at_most_recent_most_codes_wait_for_the_next_rebuild() {
+        let known = kept();
+        for i in 0..RECENT_MOST + 10 {
+            known.add(&format!("bulk{i}"));
+        }
+        let recent = &known.read().recent;
+        assert_eq!(recent.len(), RECENT_MOST);
+        assert_eq!(recent.front().map(|(_, code)| &**code), Some("bulk10"));
     }
 
     #[test]
