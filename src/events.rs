@@ -13,6 +13,11 @@
 //! database must not make every redirect slow. A failed write is retried with backoff; the
 //! batch stays in memory meanwhile. `close` stops intake and writes
 //! everything still queued: a graceful stop loses nothing.
+//!
+//! At saturation the queue is full, so its memory is the replica's largest
+//! part: the queue carries events alone (flush requests have a channel of
+//! their own), and every batch is taken into one buffer allocated once at
+//! full size, so the queue and one batch are all the events held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,16 +50,16 @@ pub struct RecorderSettings {
 /// succeeding (it is behind, not stuck).
 const BACKPRESSURE_LIMIT: Duration = Duration::from_secs(2);
 
-enum Command {
-    Record(RedirectEvent),
-    /// Answered once every event queued before it is written.
-    Flush(oneshot::Sender<()>),
-}
+/// A flush request: answered once every event queued before it is written.
+type FlushWaiter = oneshot::Sender<()>;
 
 /// The handle request handlers hold; cheap to clone.
 #[derive(Clone)]
 pub struct EventSink {
-    tx: mpsc::Sender<Command>,
+    /// Events only, so the queue holds nothing bigger than an event and a
+    /// batch is taken from it as it is, with no copy.
+    tx: mpsc::Sender<RedirectEvent>,
+    flushes: mpsc::UnboundedSender<FlushWaiter>,
     overflow_wait: Duration,
     /// Registered once: `record` is on the redirect hot path.
     depth: metrics::Gauge,
@@ -75,17 +80,22 @@ pub struct EventRecorder {
 impl EventRecorder {
     pub fn start(store: Arc<Store>, settings: RecorderSettings) -> (Self, EventSink) {
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
+        let (flushes, flush_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let writer_ok = Arc::new(AtomicBool::new(true));
         let writer = tokio::spawn(write_loop(
             store,
-            rx,
+            Intake {
+                events: rx,
+                flushes: flush_rx,
+            },
             settings.clone(),
             stop.clone(),
             writer_ok.clone(),
         ));
         let sink = EventSink {
             tx,
+            flushes,
             overflow_wait: settings.overflow_wait,
             depth: metrics::gauge!("kurz_events_queue_depth"),
             queued: metrics::counter!("kurz_events_queued_total"),
@@ -110,13 +120,13 @@ impl EventSink {
     /// `BACKPRESSURE_LIMIT` while the writer is writing, `overflow_wait`
     /// while it is failing.
     pub async fn record(&self, event: RedirectEvent) {
-        let command = match self.tx.try_send(Command::Record(event)) {
+        let event = match self.tx.try_send(event) {
             Ok(()) => {
                 self.depth.increment(1.0);
                 self.queued.increment(1);
                 return;
             }
-            Err(mpsc::error::TrySendError::Full(command)) => command,
+            Err(mpsc::error::TrySendError::Full(event)) => event,
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("kurz_events_dropped_total", "reason" => "closed").increment(1);
@@ -128,7 +138,7 @@ impl EventSink {
         } else {
             self.overflow_wait
         };
-        match self.tx.send_timeout(command, wait).await {
+        match self.tx.send_timeout(event, wait).await {
             Ok(()) => {
                 self.depth.increment(1.0);
                 self.queued.increment(1);
@@ -148,7 +158,7 @@ impl EventSink {
     /// Returns once every event queued before this call is in the store.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Flush(done)).await.is_ok() {
+        if self.flushes.send(done).is_ok() {
             let _ = wait.await;
         }
     }
@@ -168,20 +178,54 @@ async fn fit_writer_cache(store: &Store) {
     }
 }
 
+/// What the writer reads: the events, and the flush requests beside them.
+struct Intake {
+    events: mpsc::Receiver<RedirectEvent>,
+    flushes: mpsc::UnboundedReceiver<FlushWaiter>,
+}
+
+/// Flush requests waiting, and how many more events must be written
+/// before they are answered: the events in hand and queued when the last
+/// one came (the queue is first in, first out, so those are the next ones
+/// written).
+#[derive(Default)]
+struct Flushes {
+    waiting: Vec<FlushWaiter>,
+    owed: usize,
+}
+
+impl Flushes {
+    fn add(&mut self, done: FlushWaiter, queued: usize) {
+        self.waiting.push(done);
+        self.owed = self.owed.max(queued);
+    }
+
+    /// Counts `written` events; true once the waiting flushes are due.
+    fn wrote(&mut self, written: usize) -> bool {
+        self.owed = self.owed.saturating_sub(written);
+        !self.waiting.is_empty() && self.owed == 0
+    }
+}
+
 async fn write_loop(
     store: Arc<Store>,
-    mut rx: mpsc::Receiver<Command>,
+    mut intake: Intake,
     settings: RecorderSettings,
     stop: CancellationToken,
     writer_ok: Arc<AtomicBool>,
 ) {
-    let mut commands = Vec::with_capacity(settings.max_batch.min(4096));
+    // One buffer for every batch, at its full size from the start: a
+    // growing one would hold its old and new allocation at once while the
+    // queue behind it is full.
+    let mut batch: Vec<RedirectEvent> = Vec::with_capacity(settings.max_batch);
+    let mut flushes = Flushes::default();
     let mut closing = false;
     fit_writer_cache(&store).await;
     let mut next_fit = Instant::now() + CACHE_FIT_INTERVAL;
     let mut window = RollupWindow::new(settings.rollup_window);
     loop {
-        if !closing {
+        let rx = &mut intake.events;
+        if !closing && flushes.waiting.is_empty() {
             let due = window.due_at().unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
@@ -191,45 +235,57 @@ async fn write_loop(
                     closing = true;
                     continue;
                 }
+                Some(done) = intake.flushes.recv() => {
+                    flushes.add(done, rx.len());
+                    continue;
+                }
                 // Idle with sums pending: merge them when they are due.
                 () = tokio::time::sleep_until(due.into()), if !window.is_empty() => {
                     merge_window(store.as_ref(), &mut window).await;
                     continue;
                 }
-                received = rx.recv_many(&mut commands, settings.max_batch) => {
+                received = rx.recv_many(&mut batch, settings.max_batch) => {
                     if received == 0 { break; }
                 }
             }
             // Linger for a fuller batch, unless someone waits on a flush. The
             // writer sleeps instead of waking for every event that arrives.
-            let waiting_flush = commands.iter().any(|c| matches!(c, Command::Flush(_)));
-            if !waiting_flush && commands.len() < settings.max_batch {
+            if batch.len() < settings.max_batch {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => {}
+                    Some(done) = intake.flushes.recv() => flushes.add(done, batch.len() + rx.len()),
                     () = tokio::time::sleep(settings.linger) => {}
                 }
-                while commands.len() < settings.max_batch {
-                    match rx.try_recv() {
-                        Ok(command) => commands.push(command),
-                        Err(_) => break,
-                    }
-                }
             }
-        } else if rx.recv_many(&mut commands, settings.max_batch).await == 0 {
-            break;
+            take_queued(rx, &mut batch, settings.max_batch);
+        } else if closing {
+            if rx.recv_many(&mut batch, settings.max_batch).await == 0 {
+                break;
+            }
+        } else {
+            // A flush waits: write what is queued now, without lingering.
+            while let Ok(done) = intake.flushes.try_recv() {
+                flushes.add(done, rx.len());
+            }
+            take_queued(rx, &mut batch, settings.max_batch);
         }
-        write_batch(
-            store.as_ref(),
-            std::mem::take(&mut commands),
-            &writer_ok,
-            &mut window,
-        )
-        .await;
+        let written = batch.len();
+        write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await;
+        if flushes.wrote(written) {
+            // A flushed report is complete: the roll-ups are merged first.
+            merge_window(store.as_ref(), &mut window).await;
+            for done in flushes.waiting.drain(..) {
+                let _ = done.send(());
+            }
+        }
         if Instant::now() >= next_fit {
             fit_writer_cache(&store).await;
             next_fit = Instant::now() + CACHE_FIT_INTERVAL;
         }
+    }
+    for done in flushes.waiting {
+        let _ = done.send(());
     }
     // Stopping: the sums still pending go too (`close` bounds the wait).
     let mut backoff = Duration::from_millis(50);
@@ -237,6 +293,16 @@ async fn write_loop(
         if !merge_window(store.as_ref(), &mut window).await {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+/// Moves what is queued into `batch`, up to `max` events, without waiting.
+fn take_queued(rx: &mut mpsc::Receiver<RedirectEvent>, batch: &mut Vec<RedirectEvent>, max: usize) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(event) => batch.push(event),
+            Err(_) => break,
         }
     }
 }
@@ -253,53 +319,41 @@ async fn merge_window(store: &Store, window: &mut RollupWindow) -> bool {
     }
 }
 
-/// Writes the events of one batch, then answers its flushes (after the
-/// roll-ups are merged too, so a flushed report is complete).
+/// Writes the events of `batch` and empties it (keeping its allocation).
 async fn write_batch(
     store: &Store,
-    commands: Vec<Command>,
+    batch: &mut Vec<RedirectEvent>,
     writer_ok: &AtomicBool,
     window: &mut RollupWindow,
 ) {
-    let mut events = Vec::with_capacity(commands.len());
-    let mut flushes = Vec::new();
-    for command in commands {
-        match command {
-            Command::Record(event) => events.push(event),
-            Command::Flush(done) => flushes.push(done),
-        }
+    if batch.is_empty() {
+        return;
     }
-    if !events.is_empty() {
-        metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
-        metrics::histogram!("kurz_events_batch_size").record(events.len() as f64);
-        // Summed once; every retry below commits the same sums.
-        store.sum_redirects(&events, window);
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let started = Instant::now();
-            match store.commit_redirect_batch(&events, window).await {
-                Ok(()) => {
-                    writer_ok.store(true, Ordering::Relaxed);
-                    metrics::histogram!("kurz_events_flush_duration_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
-                    break;
-                }
-                Err(error) => {
-                    writer_ok.store(false, Ordering::Relaxed);
-                    metrics::counter!("kurz_events_write_errors_total").increment(1);
-                    tracing::warn!(error = %error, events = events.len(), "event batch failed; retrying");
-                    // Keep trying, also while stopping: the deadline in `close` bounds it.
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
-                }
+    let events = batch.as_slice();
+    metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
+    metrics::histogram!("kurz_events_batch_size").record(events.len() as f64);
+    // Summed once; every retry below commits the same sums.
+    store.sum_redirects(events, window);
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let started = Instant::now();
+        match store.commit_redirect_batch(events, window).await {
+            Ok(()) => {
+                writer_ok.store(true, Ordering::Relaxed);
+                metrics::histogram!("kurz_events_flush_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
+                break;
+            }
+            Err(error) => {
+                writer_ok.store(false, Ordering::Relaxed);
+                metrics::counter!("kurz_events_write_errors_total").increment(1);
+                tracing::warn!(error = %error, events = events.len(), "event batch failed; retrying");
+                // Keep trying, also while stopping: the deadline in `close` bounds it.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
     }
-    if !flushes.is_empty() {
-        merge_window(store, window).await;
-    }
-    for done in flushes {
-        let _ = done.send(());
-    }
+    batch.clear();
 }

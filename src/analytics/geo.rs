@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::domain::CountryCode;
+
 #[derive(Deserialize)]
 struct Record<'a> {
     #[serde(borrow)]
@@ -34,10 +36,8 @@ impl Countries {
     }
 
     /// The ISO 3166-1 code of the country `ip` is in, if the database knows.
-    pub fn country(&self, ip: IpAddr) -> Option<Box<str>> {
+    pub fn country(&self, ip: IpAddr) -> Option<CountryCode> {
         let record: Record<'_> = self.0.lookup(ip).ok()??;
-        let code = record.country?.iso_code?;
-        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()))
-            .then(|| code.to_ascii_uppercase().into())
+        CountryCode::parse(record.country?.iso_code?)
     }
 }

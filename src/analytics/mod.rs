@@ -21,32 +21,24 @@ pub use geo::Countries;
 pub use referrer::referrer_host;
 pub use visitor::Salter;
 
-use crate::domain::{Agent, Visitor};
+use crate::domain::{Referrer, SeenAgent, Visitor};
 
 /// Distinct user agents whose reading is kept.
 const AGENT_CACHE_ENTRIES: usize = 4_096;
 
-/// A user agent's text and its reading, as cached: every redirect from
-/// the same browser shares both (the event keeps the text for `details`).
-#[derive(Clone)]
-struct Reading {
-    text: Arc<str>,
-    agent: Arc<Agent>,
-}
-
 /// What `Analytics::observe` makes of a redirect.
 pub struct Observed {
     pub visitor: Visitor,
-    /// The user agent's text, shared with the cache.
-    pub user_agent: Option<Arc<str>>,
+    /// The referring page and its host; boxed, as the event keeps it.
+    pub referrer: Option<Box<Referrer>>,
 }
 
 /// Reads redirects for their reports. One per process.
 pub struct Analytics {
     parser: Parser,
-    agents: quick_cache::sync::Cache<Box<str>, Reading>,
+    agents: quick_cache::sync::Cache<Box<str>, Arc<SeenAgent>>,
     /// The reading of a request without a user agent, made once.
-    no_agent: Arc<Agent>,
+    no_agent: Arc<SeenAgent>,
     salter: Arc<Salter>,
     countries: Option<Arc<Countries>>,
 }
@@ -55,7 +47,10 @@ impl Analytics {
     pub fn new(salter: Arc<Salter>, countries: Option<Arc<Countries>>) -> Self {
         let parser = Parser::new();
         Self {
-            no_agent: Arc::new(classify(&parser, None)),
+            no_agent: Arc::new(SeenAgent {
+                text: None,
+                reading: classify(&parser, None),
+            }),
             parser,
             agents: quick_cache::sync::Cache::new(AGENT_CACHE_ENTRIES),
             salter,
@@ -68,28 +63,26 @@ impl Analytics {
         &self,
         now: NaiveDateTime,
         ip: Option<IpAddr>,
-        referrer: Option<&str>,
+        referrer: Option<Box<str>>,
         user_agent: Option<&str>,
     ) -> Observed {
-        let reading = user_agent.map(|ua| match self.agents.get(ua) {
-            Some(reading) => reading,
-            None => {
-                let reading = Reading {
-                    text: ua.into(),
-                    agent: Arc::new(classify(&self.parser, Some(ua))),
-                };
-                self.agents.insert(ua.into(), reading.clone());
-                reading
-            }
-        });
-        let (text, agent) = match reading {
-            Some(Reading { text, agent }) => (Some(text), agent),
-            None => (None, self.no_agent.clone()),
+        let agent = match user_agent {
+            Some(ua) => match self.agents.get(ua) {
+                Some(seen) => seen,
+                None => {
+                    let seen = Arc::new(SeenAgent {
+                        text: Some(ua.into()),
+                        reading: classify(&self.parser, Some(ua)),
+                    });
+                    self.agents.insert(ua.into(), seen.clone());
+                    seen
+                }
+            },
+            None => self.no_agent.clone(),
         };
         Observed {
             visitor: Visitor {
                 id: self.salter.visitor(now.date(), ip, user_agent),
-                referrer_host: referrer.and_then(referrer_host),
                 country: self
                     .countries
                     .as_ref()
@@ -97,7 +90,10 @@ impl Analytics {
                     .and_then(|(c, ip)| c.country(ip)),
                 agent,
             },
-            user_agent: text,
+            referrer: referrer.map(|url| {
+                let host = referrer_host(&url);
+                Box::new(Referrer { url, host })
+            }),
         }
     }
 }
@@ -119,22 +115,25 @@ mod tests {
         let second = analytics.observe(
             now,
             None,
-            Some("https://t.co/x"),
+            Some("https://t.co/x".into()),
             Some("Mozilla/5.0 (compatible; Googlebot/2.1)"),
         );
         let (a, b) = (&first.visitor, &second.visitor);
         assert!(Arc::ptr_eq(&a.agent, &b.agent));
-        let (text_a, text_b) = (first.user_agent.unwrap(), second.user_agent.unwrap());
-        assert!(Arc::ptr_eq(&text_a, &text_b));
-        assert_eq!(&*text_a, "Mozilla/5.0 (compatible; Googlebot/2.1)");
-        assert!(a.agent.bot);
+        assert_eq!(
+            a.agent.text.as_deref(),
+            Some("Mozilla/5.0 (compatible; Googlebot/2.1)")
+        );
+        assert!(a.agent.reading.bot);
         let anonymous = analytics.observe(now, None, None, None).visitor;
-        let again = analytics.observe(now, None, None, None);
-        assert!(again.user_agent.is_none());
-        let again = again.visitor;
+        let again = analytics.observe(now, None, None, None).visitor;
+        assert!(again.agent.text.is_none());
         assert!(Arc::ptr_eq(&anonymous.agent, &again.agent));
-        assert!(!anonymous.agent.bot);
-        assert_eq!(b.referrer_host.as_deref(), Some("t.co"));
+        assert!(!anonymous.agent.reading.bot);
+        assert!(first.referrer.is_none());
+        let referrer = second.referrer.as_deref();
+        assert_eq!(referrer.map(|r| &*r.url), Some("https://t.co/x"));
+        assert_eq!(referrer.and_then(|r| r.host.as_deref()), Some("t.co"));
         assert_eq!(a.id, b.id);
     }
 }

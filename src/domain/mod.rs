@@ -25,7 +25,7 @@ mod time;
 mod title;
 mod username;
 
-pub use agent::{Agent, Device, Visitor};
+pub use agent::{Agent, CountryCode, Device, SeenAgent, Visitor};
 pub use api_key::{
     token_hash, token_matches, token_prefix, tokens_equal, ApiKey, Caller, KeyCredential, NewToken,
 };
@@ -40,7 +40,7 @@ pub use inputs::{
     DeleteReason, NewEvent, NewShortUrl, NewUser, UrlPatch, UrlUpdate, UserPatch, UserUpdate,
 };
 pub use records::{Event, Link, ShortUrl, User};
-pub use redirect_event::{RedirectDetails, RedirectEvent};
+pub use redirect_event::{RedirectDetails, RedirectEvent, Referrer};
 pub use short_code::{CodeSource, ShortCode, RESERVED_WORDS};
 pub use stats::{Bucket, Granularity, Stats, StatsRange, StatsScope, Tally, TOP_VALUES};
 pub use target_url::{redirect_location, TargetPolicy, TargetUrl};

@@ -57,7 +57,7 @@ impl Service {
             let observed = self.analytics.observe(
                 now,
                 visit.client_ip,
-                visit.referrer.as_deref(),
+                visit.referrer,
                 visit.user_agent.as_deref(),
             );
             self.events
@@ -66,8 +66,7 @@ impl Service {
                     user_id: link.user_id,
                     timestamp: now,
                     short_code: code.as_str().into(),
-                    referrer: visit.referrer,
-                    user_agent: observed.user_agent,
+                    referrer: observed.referrer,
                     visitor: observed.visitor,
                 })
                 .await;

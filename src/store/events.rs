@@ -90,14 +90,15 @@ pub(crate) fn redirects_copy_text(batch: &[RedirectEvent]) -> Vec<u8> {
             None => copy.plain(stamp),
         };
         let visitor = &event.visitor;
+        let agent = &visitor.agent.reading;
         copy.json(&event.details())
             .int(visitor.id)
-            .text_opt(visitor.referrer_host.as_deref().map(str::as_bytes))
-            .text(visitor.agent.browser.as_bytes())
-            .text(visitor.agent.os.as_bytes())
-            .text(visitor.agent.device.as_str().as_bytes())
-            .text(if visitor.agent.bot { b"t" } else { b"f" })
-            .text_opt(visitor.country.as_deref().map(str::as_bytes));
+            .text_opt(event.referrer_host().map(str::as_bytes))
+            .text(agent.browser.as_bytes())
+            .text(agent.os.as_bytes())
+            .text(agent.device.as_str().as_bytes())
+            .text(if agent.bot { b"t" } else { b"f" })
+            .text_opt(visitor.country.as_ref().map(|c| c.as_str().as_bytes()));
         copy.end_row();
     }
     copy.into_bytes()
@@ -340,23 +341,27 @@ mod tests {
             user_id: 2,
             timestamp: at,
             short_code: "abc".into(),
-            referrer: None,
-            user_agent: Some("curl/8".into()),
+            referrer: Some(Box::new(crate::domain::Referrer {
+                url: "https://t.co/x".into(),
+                host: Some("t.co".into()),
+            })),
             visitor: crate::domain::Visitor {
                 id: 99,
-                referrer_host: Some("t.co".into()),
-                country: Some("DE".into()),
-                agent: std::sync::Arc::new(crate::domain::Agent {
-                    browser: "Other".into(),
-                    os: "Linux".into(),
-                    device: crate::domain::Device::Other,
-                    bot: false,
+                country: crate::domain::CountryCode::parse("DE"),
+                agent: std::sync::Arc::new(crate::domain::SeenAgent {
+                    text: Some("curl/8".into()),
+                    reading: crate::domain::Agent {
+                        browser: "Other".into(),
+                        os: "Linux".into(),
+                        device: crate::domain::Device::Other,
+                        bot: false,
+                    },
                 }),
             },
         };
         assert_eq!(
             String::from_utf8(redirects_copy_text(&[event])).unwrap(),
-            "7\t2\tredirect\t2025-09-19 22:25:05\t{\"short_code\":\"abc\",\"user_agent\":\"curl/8\"}\
+            "7\t2\tredirect\t2025-09-19 22:25:05\t{\"short_code\":\"abc\",\"referrer\":\"https://t.co/x\",\"user_agent\":\"curl/8\"}\
              \t99\tt.co\tOther\tLinux\tother\tf\tDE\n"
         );
     }

@@ -19,7 +19,7 @@
 
 use hashbrown::{Equivalent, HashMap, HashSet};
 
-use crate::domain::RedirectEvent;
+use crate::domain::{CountryCode, RedirectEvent};
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
 
 /// A referrer that is not there: the visitor typed or pasted the link.
@@ -96,7 +96,7 @@ impl Rollup {
     /// human redirect; a facet value is copied only when it is new here.
     pub(crate) fn add(&mut self, batch: &[RedirectEvent], known: &SeenVisitors) {
         for event in batch {
-            let agent = &event.visitor.agent;
+            let agent = &event.visitor.agent.reading;
             let counts = self
                 .hourly
                 .entry((event.url_id, hour_of(event.timestamp)))
@@ -106,7 +106,7 @@ impl Rollup {
                 continue;
             }
             counts.0 += 1;
-            let referrer = event.visitor.referrer_host.as_deref().unwrap_or(DIRECT);
+            let referrer = event.referrer_host().unwrap_or(DIRECT);
             self.add_human_facets(
                 event.url_id,
                 event.timestamp,
@@ -115,7 +115,7 @@ impl Rollup {
                     Some(&*agent.browser),
                     Some(&*agent.os),
                     Some(agent.device.as_str()),
-                    event.visitor.country.as_deref(),
+                    event.visitor.country.as_ref().map(CountryCode::as_str),
                 ],
             );
             let key = (event.url_id, event.timestamp.date(), event.visitor.id);

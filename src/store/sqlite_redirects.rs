@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use sqlx::{Sqlite, Transaction};
 
 use super::StoreResult;
-use crate::domain::{format_spaced_timestamp, RedirectEvent};
+use crate::domain::{format_spaced_timestamp, CountryCode, RedirectEvent};
 
 const COLUMNS: &str =
     "INSERT OR FAIL INTO events (url_id, user_id, event_type, timestamp, details, \
@@ -99,6 +99,7 @@ pub(crate) async fn insert(
         let mut query = sqlx::query(&sql);
         for event in chunk {
             let visitor = &event.visitor;
+            let agent = &visitor.agent.reading;
             // A struct of strings always serialises.
             let details =
                 serde_json::to_string(&event.details()).unwrap_or_else(|_| "{}".to_owned());
@@ -108,12 +109,12 @@ pub(crate) async fn insert(
                 .bind(format_spaced_timestamp(&event.timestamp).to_string())
                 .bind(details)
                 .bind(visitor.id)
-                .bind(visitor.referrer_host.as_deref())
-                .bind(&*visitor.agent.browser)
-                .bind(&*visitor.agent.os)
-                .bind(visitor.agent.device.as_str())
-                .bind(visitor.agent.bot)
-                .bind(visitor.country.as_deref());
+                .bind(event.referrer_host())
+                .bind(&*agent.browser)
+                .bind(&*agent.os)
+                .bind(agent.device.as_str())
+                .bind(agent.bot)
+                .bind(visitor.country.as_ref().map(CountryCode::as_str));
         }
         query.execute(&mut **tx).await?;
     }

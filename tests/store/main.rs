@@ -218,24 +218,31 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
     let url = store.create_url(&link(owner, None)).await.unwrap();
+    let agent = std::sync::Arc::new(kurz::domain::SeenAgent {
+        text: Some("agent \"quoted\" \u{e9}".into()),
+        reading: kurz::domain::Agent {
+            browser: "Other".into(),
+            os: "Other".into(),
+            device: kurz::domain::Device::Other,
+            bot: false,
+        },
+    });
     let batch: Vec<RedirectEvent> = (0..1500)
         .map(|i| RedirectEvent {
             url_id: url.id.get(),
             user_id: owner.get(),
             timestamp: now_utc(),
             short_code: url.short_code.as_str().into(),
-            referrer: (i % 2 == 0).then(|| format!("https://ref/{i}").into()),
-            user_agent: Some("agent \"quoted\" \u{e9}".into()),
+            referrer: (i % 2 == 0).then(|| {
+                Box::new(kurz::domain::Referrer {
+                    url: format!("https://ref/{i}").into(),
+                    host: Some("ref".into()),
+                })
+            }),
             visitor: kurz::domain::Visitor {
                 id: i,
-                referrer_host: None,
                 country: None,
-                agent: std::sync::Arc::new(kurz::domain::Agent {
-                    browser: "Other".into(),
-                    os: "Other".into(),
-                    device: kurz::domain::Device::Other,
-                    bot: false,
-                }),
+                agent: agent.clone(),
             },
         })
         .collect();
@@ -267,11 +274,14 @@ async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Eng
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
     let url = store.create_url(&link(owner, None)).await.unwrap();
-    let agent = std::sync::Arc::new(kurz::domain::Agent {
-        browser: "Firefox".into(),
-        os: "Linux".into(),
-        device: kurz::domain::Device::Desktop,
-        bot: false,
+    let agent = std::sync::Arc::new(kurz::domain::SeenAgent {
+        text: Some("Firefox".into()),
+        reading: kurz::domain::Agent {
+            browser: "Firefox".into(),
+            os: "Linux".into(),
+            device: kurz::domain::Device::Desktop,
+            bot: false,
+        },
     });
     let at = now_utc();
     let hosts: Vec<String> = (0..4_500)
@@ -286,11 +296,12 @@ async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Eng
             user_id: owner.get(),
             timestamp: at,
             short_code: url.short_code.as_str().into(),
-            referrer: Some(format!("https://{host}/").into()),
-            user_agent: Some("Firefox".into()),
+            referrer: Some(Box::new(kurz::domain::Referrer {
+                url: format!("https://{host}/").into(),
+                host: Some(host.as_str().into()),
+            })),
             visitor: kurz::domain::Visitor {
                 id: i as i64,
-                referrer_host: Some(host.as_str().into()),
                 country: None,
                 agent: agent.clone(),
             },

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, Timelike};
 use kurz::domain::{
-    now_utc, Agent, Device, Granularity, RedirectEvent, Stats, StatsRange, StatsScope, Visitor,
+    now_utc, Agent, CountryCode, Device, Granularity, RedirectEvent, Referrer, SeenAgent, Stats,
+    StatsRange, StatsScope, Visitor,
 };
 use kurz::store::{RollupWindow, Store};
 use kurz_testkit::{scripted_codes, test_settings, Engine};
@@ -123,13 +124,16 @@ fn report_of(rows: &[Row], range: StatsRange) -> Stats {
     stats
 }
 
-fn agents() -> Vec<Arc<Agent>> {
+fn agents() -> Vec<Arc<SeenAgent>> {
     let agent = |browser: &str, os: &str, device, bot| {
-        Arc::new(Agent {
-            browser: browser.into(),
-            os: os.into(),
-            device,
-            bot,
+        Arc::new(SeenAgent {
+            text: None,
+            reading: Agent {
+                browser: browser.into(),
+                os: os.into(),
+                device,
+                bot,
+            },
         })
     };
     vec![
@@ -176,14 +180,16 @@ pub async fn reports_equal_a_scan_of_the_event_log(engine: Engine) {
                     user_id: owner.get(),
                     timestamp: start + Duration::minutes(rng.random_range(0..weeks * 7 * 24 * 60)),
                     short_code: link.short_code.as_str().into(),
-                    referrer: None,
-                    user_agent: None,
+                    referrer: referrers[rng.random_range(0..referrers.len())].map(|host| {
+                        Box::new(Referrer {
+                            url: format!("https://{host}/").into(),
+                            host: Some(host.into()),
+                        })
+                    }),
                     visitor: Visitor {
                         id: rng.random_range(0..40),
-                        referrer_host: referrers[rng.random_range(0..referrers.len())]
-                            .map(Into::into),
                         country: [None, Some("DE"), Some("FR")][rng.random_range(0..3)]
-                            .map(Into::into),
+                            .and_then(CountryCode::parse),
                         agent: agents[rng.random_range(0..agents.len())].clone(),
                     },
                 }
