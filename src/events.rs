@@ -284,9 +284,6 @@ async fn write_loop(
             next_fit = Instant::now() + CACHE_FIT_INTERVAL;
         }
     }
-    for done in flushes.waiting {
-        let _ = done.send(());
-    }
     // Stopping: the sums still pending go too (`close` bounds the wait).
     let mut backoff = Duration::from_millis(50);
     while !window.is_empty() {
@@ -294,6 +291,9 @@ async fn write_loop(
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+    }
+    for done in flushes.waiting {
+        let _ = done.send(());
     }
 }
 
@@ -356,4 +356,28 @@ async fn write_batch(
         }
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flushes;
+    use tokio::sync::oneshot;
+
+    #[test]
+    fn a_flush_is_due_once_the_events_before_it_are_written() {
+        let mut flushes = Flushes::default();
+        assert!(!flushes.wrote(10), "no flush waits");
+        let (first, _wait_first) = oneshot::channel();
+        flushes.add(first, 5);
+        assert!(!flushes.wrote(3));
+        let (second, _wait_second) = oneshot::channel();
+        // The first's two still queued, and two more behind them.
+        flushes.add(second, 4);
+        assert!(!flushes.wrote(1));
+        assert!(flushes.wrote(3));
+        let (nothing_queued, _wait) = oneshot::channel();
+        let mut idle = Flushes::default();
+        idle.add(nothing_queued, 0);
+        assert!(idle.wrote(0), "nothing queued: due at once");
+    }
 }
