@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use fastbloom::BloomFilter;
@@ -43,10 +43,11 @@ const RECENT_MOST: usize = 65_536;
 struct State {
     /// `None` while the filter may be missing codes.
     filter: Option<BloomFilter>,
-    /// Codes added while a rebuild scans the table.
-    pending: Option<Vec<Box<str>>>,
+    /// Codes added while a rebuild scans the table (each shared with
+    /// `recent`, not copied).
+    pending: Option<Vec<Arc<str>>>,
     /// Codes added in the last `RECENT`, oldest first.
-    recent: VecDeque<(Instant, Box<str>)>,
+    recent: VecDeque<(Instant, Arc<str>)>,
     /// Codes the filter was sized for, and codes in it.
     capacity: usize,
     held: usize,
@@ -143,8 +144,9 @@ impl KnownCodes {
             return;
         }
         let mut state = self.write();
+        let code: Arc<str> = code.into();
         if let Some(pending) = &mut state.pending {
-            pending.push(code.into());
+            pending.push(code.clone());
         }
         let now = Instant::now();
         while state.recent.len() >= RECENT_MOST
@@ -155,11 +157,11 @@ impl KnownCodes {
         {
             state.recent.pop_front();
         }
-        state.recent.push_back((now, code.into()));
+        state.recent.push_back((now, code.clone()));
         let outgrown = match &mut state.filter {
             // A code seen twice (its own write, then the watch) counts once.
             Some(filter) => {
-                if !filter.insert(code) {
+                if !filter.insert(&*code) {
                     state.held += 1;
                 }
                 state.held > state.capacity
