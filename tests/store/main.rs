@@ -25,6 +25,24 @@ mod lists;
 mod partitions;
 mod stats;
 
+/// A user agent header `text` read as a browser (not a bot).
+fn human_agent(
+    text: &str,
+    browser: &str,
+    os: &str,
+    device: kurz::domain::Device,
+) -> std::sync::Arc<kurz::domain::SeenAgent> {
+    std::sync::Arc::new(kurz::domain::SeenAgent {
+        text: Some(text.into()),
+        reading: kurz::domain::Agent {
+            browser: browser.into(),
+            os: os.into(),
+            device,
+            bot: false,
+        },
+    })
+}
+
 fn id(raw: i64) -> Id {
     Id::new(raw).unwrap()
 }
@@ -218,15 +236,12 @@ async fn a_redirect_batch_lands_in_order_in_one_statement(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
     let url = store.create_url(&link(owner, None)).await.unwrap();
-    let agent = std::sync::Arc::new(kurz::domain::SeenAgent {
-        text: Some("agent \"quoted\" \u{e9}".into()),
-        reading: kurz::domain::Agent {
-            browser: "Other".into(),
-            os: "Other".into(),
-            device: kurz::domain::Device::Other,
-            bot: false,
-        },
-    });
+    let agent = human_agent(
+        "agent \"quoted\" \u{e9}",
+        "Other",
+        "Other",
+        kurz::domain::Device::Other,
+    );
     let batch: Vec<RedirectEvent> = (0..1500)
         .map(|i| RedirectEvent {
             url_id: url.id.get(),
@@ -274,15 +289,7 @@ async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Eng
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     let owner = user(&store).await;
     let url = store.create_url(&link(owner, None)).await.unwrap();
-    let agent = std::sync::Arc::new(kurz::domain::SeenAgent {
-        text: Some("Firefox".into()),
-        reading: kurz::domain::Agent {
-            browser: "Firefox".into(),
-            os: "Linux".into(),
-            device: kurz::domain::Device::Desktop,
-            bot: false,
-        },
-    });
+    let agent = human_agent("Firefox", "Firefox", "Linux", kurz::domain::Device::Desktop);
     let at = now_utc();
     let hosts: Vec<String> = (0..4_500)
         .map(|i| format!("a{i:05}.example"))
