@@ -168,8 +168,8 @@ impl EventSink {
 /// (`Store::fit_writer_cache`): links and users come and go slowly.
 const CACHE_FIT_INTERVAL: Duration = Duration::from_secs(600);
 
-async fn fit_writer_cache(store: &Store) {
-    match store.fit_writer_cache().await {
+async fn fit_writer_cache(store: &Store, batch_rows: usize) {
+    match store.fit_writer_cache(batch_rows).await {
         Ok(Some(kib)) => tracing::debug!(kib, "sized the SQLite writer's page cache"),
         Ok(None) => {}
         Err(error) => {
@@ -220,7 +220,7 @@ async fn write_loop(
     let mut batch: Vec<RedirectEvent> = Vec::with_capacity(settings.max_batch);
     let mut flushes = Flushes::default();
     let mut closing = false;
-    fit_writer_cache(&store).await;
+    fit_writer_cache(&store, settings.max_batch).await;
     let mut next_fit = Instant::now() + CACHE_FIT_INTERVAL;
     let mut window = RollupWindow::new(settings.rollup_window);
     loop {
@@ -280,7 +280,7 @@ async fn write_loop(
             }
         }
         if Instant::now() >= next_fit {
-            fit_writer_cache(&store).await;
+            fit_writer_cache(&store, settings.max_batch).await;
             next_fit = Instant::now() + CACHE_FIT_INTERVAL;
         }
     }

@@ -115,21 +115,36 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
 /// Most read connections SQLite gets: more readers than cores only queue.
 pub const SQLITE_MAX_READERS: u32 = 8;
 
-/// The smallest SQLite writer page cache, in KiB: the writer connection
-/// opens with it, and `writer_cache` sizes it up to the store.
-pub(crate) const WRITER_CACHE_FLOOR_KIB: u64 = 8 * 1024;
+/// The smallest SQLite writer page cache, in pages (8 MiB of 4 KiB pages,
+/// 2 MiB of 1 KiB ones): the writer connection opens with it, and
+/// `writer_cache` sizes it up to the store.
+pub(crate) const WRITER_CACHE_FLOOR_PAGES: u64 = 2_048;
+
+/// The page size of a new SQLite file (an existing file keeps its own).
+/// Every event batch rewrites the leaf that ends each active link's and
+/// each user's run in the event log's indexes, so the writer's cache must
+/// hold one page per active link and user; at 1 KiB a page that set is a
+/// quarter of what it is at SQLite's default 4 KiB, for the same rate
+/// (docs/performance.md, "1 KiB pages").
+pub(crate) const SQLITE_PAGE_SIZE: u32 = 1_024;
+
+/// WAL written between automatic checkpoints, in bytes (see
+/// `connect_sqlite`); `writer_cache` turns it into pages for the file.
+pub(crate) const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
-/// hot index pages of the event log in memory (8 MiB at open; the event
-/// writer sizes it to the store, `writer_cache`) and checkpoints
-/// every 32 MiB of WAL (one large event batch rewrites a few MiB of index
-/// pages; the default 4 MiB would checkpoint after nearly every batch); readers only need
-/// the small link and user tables. Readers: `max_connections`, at most
+/// hot index pages of the event log in memory (`WRITER_CACHE_FLOOR_PAGES`
+/// at open; the event writer sizes it to the store, `writer_cache`) and
+/// checkpoints every 32 MiB of WAL whatever the file's page size (one large
+/// event batch rewrites a few MiB of index pages; SQLite's default of 1,000
+/// pages would checkpoint after nearly every batch); readers only need the
+/// small link and user tables. Readers: `max_connections`, at most
 /// `SQLITE_MAX_READERS` (a documented rule, see docs/configuration).
 pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResult<Db<Sqlite>> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(StoreError::Other)?
         .create_if_missing(true)
+        .page_size(SQLITE_PAGE_SIZE)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
@@ -142,11 +157,11 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .idle_timeout(None)
         .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| Box::pin(checkpoint_by_bytes(conn)))
         .connect_with(
             options
                 .clone()
-                .pragma("cache_size", format!("-{WRITER_CACHE_FLOOR_KIB}"))
-                .pragma("wal_autocheckpoint", "8192"),
+                .pragma("cache_size", WRITER_CACHE_FLOOR_PAGES.to_string()),
         )
         .await?;
     let read = SqlitePoolOptions::new()
@@ -155,6 +170,19 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .connect_with(options.read_only(true))
         .await?;
     Ok(Db { read, write })
+}
+
+/// Sets the writer's automatic checkpoint to `WAL_CHECKPOINT_BYTES` in the
+/// file's own pages: a file made before `SQLITE_PAGE_SIZE` keeps 4 KiB ones.
+async fn checkpoint_by_bytes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    let pages = WAL_CHECKPOINT_BYTES / u64::try_from(page_size.max(512)).unwrap_or(4096);
+    sqlx::query(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 impl<DB: EngineSql> Db<DB> {

@@ -253,7 +253,10 @@ impl EventImport<'_> {
                 tx.commit().await?;
             }
         }
-        self.store.fit_writer_cache().await?;
+        // Sized for batches as large as the import's chunks (the event
+        // writer's default batch); the writer sizes it to its own at its
+        // next fit.
+        self.store.fit_writer_cache(SQLITE_CHUNK).await?;
         self.store.sync_id_sequences().await?;
         if let Some(mut connection) = self.lock.take() {
             sqlx::query("SELECT pg_advisory_unlock($1)")

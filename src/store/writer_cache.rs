@@ -5,21 +5,29 @@
 //! and each user has a leaf of its own there, and every batch rewrites all
 //! of them; a cache smaller than that set reads most of them back every
 //! batch and the writer falls behind (docs/performance.md, "The event
-//! path"). So the cache holds one page per active link and per user, half
-//! again for the batch's new table pages, between 8 and 64 MiB.
+//! path"). The batch's new table pages are dirty beside them until the
+//! commit, and a cache too small for both evicts the hot leaves to make
+//! room. So the cache holds one page per active link and per user, a
+//! quarter again for the index pages above those leaves (many at 1 KiB a
+//! page), and a full batch of new rows, between `WRITER_CACHE_FLOOR_PAGES`
+//! and 64 MiB.
 
-use super::engine::WRITER_CACHE_FLOOR_KIB;
+use super::engine::WRITER_CACHE_FLOOR_PAGES;
 use super::{Engine, Store, StoreResult};
 
 /// The largest: a store with millions of links redirects to only some of
 /// them, and the cache must not take the replica's memory.
 const MAX_KIB: u64 = 64 * 1024;
 
+/// Bytes of table pages one redirect event adds (the row with its
+/// `details`, and the page's share of cell pointers and free space).
+const TABLE_BYTES_PER_EVENT: u64 = 160;
+
 impl Store {
-    /// Sizes the SQLite writer's page cache to the store (see above) and
-    /// returns the size in KiB; `None` on PostgreSQL, which has no such
-    /// cache per connection.
-    pub async fn fit_writer_cache(&self) -> StoreResult<Option<u64>> {
+    /// Sizes the SQLite writer's page cache to the store (see above) for
+    /// batches of up to `batch_rows` events and returns the size in KiB;
+    /// `None` on PostgreSQL, which has no such cache per connection.
+    pub async fn fit_writer_cache(&self, batch_rows: usize) -> StoreResult<Option<u64>> {
         let Engine::Sqlite(db) = &self.engine else {
             return Ok(None);
         };
@@ -32,7 +40,7 @@ impl Store {
         let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
             .fetch_one(&mut *conn)
             .await?;
-        let kib = writer_cache_kib(hot, page_size);
+        let kib = writer_cache_kib(hot, page_size, batch_rows);
         sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
             .execute(&mut *conn)
             .await?;
@@ -40,12 +48,17 @@ impl Store {
     }
 }
 
-/// One page per hot leaf, half again for new pages, within the bounds.
-fn writer_cache_kib(hot_pages: i64, page_size: i64) -> u64 {
+/// Hot leaves and a quarter again, and one batch of new rows, within the
+/// bounds.
+fn writer_cache_kib(hot_pages: i64, page_size: i64, batch_rows: usize) -> u64 {
     let pages = u64::try_from(hot_pages).unwrap_or(0);
-    let page_size = u64::try_from(page_size).unwrap_or(4096);
-    (pages.saturating_mul(page_size).saturating_mul(3) / 2 / 1024)
-        .clamp(WRITER_CACHE_FLOOR_KIB, MAX_KIB)
+    let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
+    let floor_kib = WRITER_CACHE_FLOOR_PAGES * page_size / 1024;
+    let leaves = pages.saturating_mul(page_size).saturating_mul(5) / 4;
+    let rows = u64::try_from(batch_rows)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(TABLE_BYTES_PER_EVENT);
+    (leaves.saturating_add(rows) / 1024).clamp(floor_kib, MAX_KIB)
 }
 
 #[cfg(test)]
@@ -54,10 +67,16 @@ mod tests {
 
     #[test]
     fn the_cache_follows_the_hot_set_within_its_bounds() {
-        assert_eq!(writer_cache_kib(0, 4096), WRITER_CACHE_FLOOR_KIB);
-        // The seed data: 1,679 active links and 400 users.
-        assert_eq!(writer_cache_kib(2_079, 4096), 12_474);
-        assert_eq!(writer_cache_kib(10_000_000, 4096), MAX_KIB);
-        assert_eq!(writer_cache_kib(-5, -1), WRITER_CACHE_FLOOR_KIB);
+        // The floor is a number of pages: 8 MiB of 4 KiB pages, 2 MiB of 1 KiB.
+        assert_eq!(writer_cache_kib(0, 4096, 0), 8 * 1024);
+        assert_eq!(writer_cache_kib(0, 1024, 0), 2 * 1024);
+        // The seed data (1,679 active links and 400 users), batches of
+        // 20,000: 2,598 KiB of leaves and 3,125 KiB of rows.
+        assert_eq!(writer_cache_kib(2_079, 1024, 20_000), 5_723);
+        assert_eq!(writer_cache_kib(2_079, 4096, 20_000), 13_520);
+        assert_eq!(writer_cache_kib(10_000_000, 1024, 20_000), MAX_KIB);
+        assert_eq!(writer_cache_kib(2_079, 1024, usize::MAX), MAX_KIB);
+        // Nonsense from the file: SQLite's default page size.
+        assert_eq!(writer_cache_kib(-5, -1, 0), 8 * 1024);
     }
 }

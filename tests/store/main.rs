@@ -343,11 +343,54 @@ async fn a_batch_larger_than_one_message_is_stored_and_counted_whole(engine: Eng
 async fn the_sqlite_writer_cache_is_sized_to_the_store(engine: Engine) {
     let (store, _db) = test_store(engine, scripted_codes(&[])).await;
     user(&store).await;
-    let fitted = store.fit_writer_cache().await.unwrap();
+    // One user, no links, batches of at most 1,000 rows: the floor, 2,048
+    // pages of the 1 KiB a new file has.
+    assert_eq!(
+        store.fit_writer_cache(1_000).await.unwrap(),
+        sqlite_only(engine, 2 * 1024)
+    );
+    // Batches of 100,000 rows: 15.3 MiB of new table pages.
+    assert_eq!(
+        store.fit_writer_cache(100_000).await.unwrap(),
+        sqlite_only(engine, 15_626)
+    );
+}
+
+/// A file made before new files had 1 KiB pages keeps its 4 KiB ones, and
+/// its writer's cache floor is the same 2,048 pages: 8 MiB.
+#[tokio::test]
+async fn a_sqlite_file_with_4_kib_pages_keeps_them() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("old.db").display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true)
+        .page_size(4096)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let mut old = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::query("CREATE TABLE made_before (x INTEGER)")
+        .execute(&mut old)
+        .await
+        .unwrap();
+    sqlx::Connection::close(old).await.unwrap();
+
+    let store = kurz::store::Store::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.fit_writer_cache(1_000).await.unwrap(), Some(8 * 1024));
+    let mut check = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut check)
+        .await
+        .unwrap();
+    assert_eq!(page_size, 4096);
+}
+
+/// `Some(kib)` on SQLite, `None` on PostgreSQL (no writer cache there).
+fn sqlite_only(engine: Engine, kib: u64) -> Option<u64> {
     match engine {
-        Engine::Postgres => assert_eq!(fitted, None),
-        // One user, no links: the floor, 8 MiB.
-        Engine::Sqlite => assert_eq!(fitted, Some(8 * 1024)),
+        Engine::Postgres => None,
+        Engine::Sqlite => Some(kib),
     }
 }
 
