@@ -19,6 +19,8 @@ part costs:
   short queue        KURZ_EVENT_QUEUE_CAPACITY=16384 (events waiting while the
                      writer writes; a full queue holds redirects back)
   no metrics         KURZ_METRICS=false
+  access log         KURZ_LOG=info, the default: one JSON line per request
+                     (to /dev/null here; the other runs log warnings only)
   purge later        MIMALLOC_PURGE_DELAY=1000, the allocator's own default
                      (kurz serve purges at once; this is what that saves)
   huge pages         MIMALLOC_ALLOW_THP=1: let the kernel back mimalloc's
@@ -53,6 +55,7 @@ VARIANTS = [
     ("small batches", {"KURZ_EVENT_BATCH_MAX": "5000"}, "GET"),
     ("short queue", {"KURZ_EVENT_QUEUE_CAPACITY": "16384"}, "GET"),
     ("no metrics", {"KURZ_METRICS": "false"}, "GET"),
+    ("access log", {"KURZ_LOG": "info"}, "GET"),
     ("purge later", {"MIMALLOC_PURGE_DELAY": "1000"}, "GET"),
     ("huge pages", {"MIMALLOC_ALLOW_THP": "1"}, "GET"),
 ]
@@ -91,8 +94,8 @@ def heaps(pid):
 
 def run(name, extra, method, args, codes):
     tmp = tempfile.mkdtemp(prefix="kurz-mem-")
-    env = dict(os.environ, DATABASE_URL=f"sqlite:{tmp}/kurz.db", KURZ_LOG="warn", KURZ_BIND=f"127.0.0.1:{PORT}",
-               **extra)
+    env = dict(os.environ, DATABASE_URL=f"sqlite:{tmp}/kurz.db", KURZ_LOG="warn", KURZ_BIND=f"127.0.0.1:{PORT}")
+    env.update(extra)
     b.sh(str(b.KURZ), "import", "--users", str(b.SEED / "users.csv"), "--urls", str(b.SEED / "urls.csv"),
          "--events", str(b.SEED / "events.csv"), env=env, capture=True)
     proc = subprocess.Popen([str(b.KURZ), "serve"], env=env, stdout=subprocess.DEVNULL)
