@@ -124,12 +124,13 @@ pub(crate) const WRITER_CACHE_FLOOR_PAGES: u64 = 2_048;
 /// Every event batch rewrites the leaf that ends each active link's and
 /// each user's run in the event log's indexes, so the writer's cache must
 /// hold one page per active link and user; at 1 KiB a page that set is a
-/// quarter of what it is at SQLite's default 4 KiB, for the same rate
-/// (docs/performance.md, "1 KiB pages").
+/// quarter of what it is at SQLite's default 4 KiB. A batch's new rows fill
+/// four times as many pages, which costs the writer about a third more CPU
+/// per event (docs/performance.md, "1 KiB pages, and a smaller log queue").
 pub(crate) const SQLITE_PAGE_SIZE: u32 = 1_024;
 
 /// WAL written between automatic checkpoints, in bytes (see
-/// `connect_sqlite`); `writer_cache` turns it into pages for the file.
+/// `connect_sqlite`); `checkpoint_by_bytes` turns it into the file's pages.
 pub(crate) const WAL_CHECKPOINT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Opens (creating if missing) a WAL-mode SQLite file. The writer keeps the
