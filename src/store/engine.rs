@@ -173,13 +173,25 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
     Ok(Db { read, write })
 }
 
-/// Sets the writer's automatic checkpoint to `WAL_CHECKPOINT_BYTES` in the
-/// file's own pages: a file made before `SQLITE_PAGE_SIZE` keeps 4 KiB ones.
-async fn checkpoint_by_bytes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+/// The page size of the file `conn` has open, in bytes: a file made before
+/// `SQLITE_PAGE_SIZE` keeps 4 KiB pages.
+pub(crate) async fn file_page_size(conn: &mut sqlx::SqliteConnection) -> Result<u64, sqlx::Error> {
+    let raw: i64 = sqlx::query_scalar("PRAGMA page_size")
         .fetch_one(&mut *conn)
         .await?;
-    let pages = WAL_CHECKPOINT_BYTES / u64::try_from(page_size.max(512)).unwrap_or(4096);
+    Ok(page_bytes(raw))
+}
+
+/// A page size as SQLite reports it, in bytes; nonsense reads as SQLite's
+/// default, 4 KiB, and nothing is taken below its smallest, 512 bytes.
+pub(crate) fn page_bytes(raw: i64) -> u64 {
+    u64::try_from(raw).unwrap_or(4096).max(512)
+}
+
+/// Sets the writer's automatic checkpoint to `WAL_CHECKPOINT_BYTES` in the
+/// file's own pages.
+async fn checkpoint_by_bytes(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let pages = WAL_CHECKPOINT_BYTES / file_page_size(conn).await?;
     sqlx::query(&format!("PRAGMA wal_autocheckpoint = {pages}"))
         .execute(&mut *conn)
         .await?;

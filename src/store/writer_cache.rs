@@ -12,7 +12,7 @@
 //! page), and a full batch of new rows, between `WRITER_CACHE_FLOOR_PAGES`
 //! and 64 MiB.
 
-use super::engine::WRITER_CACHE_FLOOR_PAGES;
+use super::engine::{file_page_size, WRITER_CACHE_FLOOR_PAGES};
 use super::{Engine, Store, StoreResult};
 
 /// The largest: a store with millions of links redirects to only some of
@@ -37,9 +37,7 @@ impl Store {
         )
         .fetch_one(&mut *conn)
         .await?;
-        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&mut *conn)
-            .await?;
+        let page_size = file_page_size(&mut conn).await?;
         let kib = writer_cache_kib(hot, page_size, batch_rows);
         sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
             .execute(&mut *conn)
@@ -50,9 +48,8 @@ impl Store {
 
 /// Hot leaves and a quarter again, and one batch of new rows, within the
 /// bounds.
-fn writer_cache_kib(hot_pages: i64, page_size: i64, batch_rows: usize) -> u64 {
+fn writer_cache_kib(hot_pages: i64, page_size: u64, batch_rows: usize) -> u64 {
     let pages = u64::try_from(hot_pages).unwrap_or(0);
-    let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
     let floor_kib = WRITER_CACHE_FLOOR_PAGES * page_size / 1024;
     let leaves = pages.saturating_mul(page_size).saturating_mul(5) / 4;
     let rows = u64::try_from(batch_rows)
@@ -63,6 +60,7 @@ fn writer_cache_kib(hot_pages: i64, page_size: i64, batch_rows: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::engine::page_bytes;
     use super::*;
 
     #[test]
@@ -77,6 +75,6 @@ mod tests {
         assert_eq!(writer_cache_kib(10_000_000, 1024, 20_000), MAX_KIB);
         assert_eq!(writer_cache_kib(2_079, 1024, usize::MAX), MAX_KIB);
         // Nonsense from the file: SQLite's default page size.
-        assert_eq!(writer_cache_kib(-5, -1, 0), 8 * 1024);
+        assert_eq!(writer_cache_kib(-5, page_bytes(-1), 0), 8 * 1024);
     }
 }
