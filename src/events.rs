@@ -1,8 +1,9 @@
 //! The event recorder: redirect events leave the request path through a
 //! bounded queue and reach the store in batches.
 //!
-//! `EventSink::record` never waits on the database. The writer task wakes
-//! on the first queued event, sleeps `linger` (250 ms by default) so a batch
+//! `EventSink::record` never waits on the database. The writer (a thread
+//! of its own on a multi-threaded runtime, see `Writer`) wakes on the
+//! first queued event, sleeps `linger` (250 ms by default) so a batch
 //! can fill, then writes everything queued in one statement; fewer, larger
 //! commits rewrite the event log's index pages far less often. A full queue
 //! while the writer is writing means redirects arrive faster than the store
@@ -71,10 +72,68 @@ pub struct EventSink {
     writer_ok: Arc<AtomicBool>,
 }
 
-/// Owns the writer task; `close` drains it.
+/// Owns the writer; `close` drains it.
 pub struct EventRecorder {
     stop: CancellationToken,
-    writer: JoinHandle<()>,
+    writer: Writer,
+}
+
+/// Where the write loop runs.
+///
+/// On a multi-threaded runtime it runs on an OS thread of its own
+/// (`Handle::block_on`: the runtime's timers and sockets, polled by this
+/// thread alone). As one task among the connections' it waited behind
+/// hundreds of them at every await, once per statement of a batch, and at
+/// saturation the writer spent most of each batch waiting to be polled,
+/// not writing (docs/performance.md, "The writer on a thread of its own").
+/// A current-thread runtime has no other thread to drive its timers, so
+/// there the loop stays a task.
+enum Writer {
+    Task(JoinHandle<()>),
+    Thread(oneshot::Receiver<()>),
+}
+
+impl Writer {
+    fn spawn<F>(write: F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::runtime::Handle::current();
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Self::Task(tokio::spawn(write));
+        }
+        let (done, finished) = oneshot::channel();
+        // The loop is handed over once the thread runs, so that it is
+        // still ours to spawn as a task if the thread cannot start.
+        let (hand_over, receive) = std::sync::mpsc::sync_channel::<F>(1);
+        let started = std::thread::Builder::new()
+            .name("kurz-events".to_owned())
+            .spawn(move || {
+                if let Ok(write) = receive.recv() {
+                    handle.block_on(write);
+                }
+                let _ = done.send(());
+            });
+        if let Err(error) = started {
+            tracing::warn!(error = %error, "no thread for the event writer; it runs as a task");
+            return Self::Task(tokio::spawn(write));
+        }
+        match hand_over.send(write) {
+            Ok(()) => Self::Thread(finished),
+            Err(std::sync::mpsc::SendError(write)) => Self::Task(tokio::spawn(write)),
+        }
+    }
+
+    async fn finished(self) {
+        match self {
+            Self::Task(task) => {
+                let _ = task.await;
+            }
+            Self::Thread(finished) => {
+                let _ = finished.await;
+            }
+        }
+    }
 }
 
 impl EventRecorder {
@@ -83,7 +142,7 @@ impl EventRecorder {
         let (flushes, flush_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let writer_ok = Arc::new(AtomicBool::new(true));
-        let writer = tokio::spawn(write_loop(
+        let writer = Writer::spawn(write_loop(
             store,
             Intake {
                 events: rx,
@@ -109,7 +168,10 @@ impl EventRecorder {
     /// deadline passed, which is logged with the number of events lost).
     pub async fn close(self, deadline: Duration) {
         self.stop.cancel();
-        if tokio::time::timeout(deadline, self.writer).await.is_err() {
+        if tokio::time::timeout(deadline, self.writer.finished())
+            .await
+            .is_err()
+        {
             tracing::error!("event writer did not drain before the shutdown deadline");
         }
     }
