@@ -25,11 +25,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::RedirectEvent;
 use crate::store::{RollupWindow, Store};
+
+mod writer;
+use writer::Writer;
 
 /// How the recorder batches and how patient it is.
 #[derive(Debug, Clone)]
@@ -76,64 +78,6 @@ pub struct EventSink {
 pub struct EventRecorder {
     stop: CancellationToken,
     writer: Writer,
-}
-
-/// Where the write loop runs.
-///
-/// On a multi-threaded runtime it runs on an OS thread of its own
-/// (`Handle::block_on`: the runtime's timers and sockets, polled by this
-/// thread alone). As one task among the connections' it waited behind
-/// hundreds of them at every await, once per statement of a batch, and at
-/// saturation the writer spent most of each batch waiting to be polled,
-/// not writing (docs/performance.md, "The writer on a thread of its own").
-/// A current-thread runtime has no other thread to drive its timers, so
-/// there the loop stays a task.
-enum Writer {
-    Task(JoinHandle<()>),
-    Thread(oneshot::Receiver<()>),
-}
-
-impl Writer {
-    fn spawn<F>(write: F) -> Self
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let handle = tokio::runtime::Handle::current();
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Self::Task(tokio::spawn(write));
-        }
-        let (done, finished) = oneshot::channel();
-        // The loop is handed over once the thread runs, so that it is
-        // still ours to spawn as a task if the thread cannot start.
-        let (hand_over, receive) = std::sync::mpsc::sync_channel::<F>(1);
-        let started = std::thread::Builder::new()
-            .name("kurz-events".to_owned())
-            .spawn(move || {
-                if let Ok(write) = receive.recv() {
-                    handle.block_on(write);
-                }
-                let _ = done.send(());
-            });
-        if let Err(error) = started {
-            tracing::warn!(error = %error, "no thread for the event writer; it runs as a task");
-            return Self::Task(tokio::spawn(write));
-        }
-        match hand_over.send(write) {
-            Ok(()) => Self::Thread(finished),
-            Err(std::sync::mpsc::SendError(write)) => Self::Task(tokio::spawn(write)),
-        }
-    }
-
-    async fn finished(self) {
-        match self {
-            Self::Task(task) => {
-                let _ = task.await;
-            }
-            Self::Thread(finished) => {
-                let _ = finished.await;
-            }
-        }
-    }
 }
 
 impl EventRecorder {
