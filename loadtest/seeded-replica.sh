@@ -1,6 +1,6 @@
-# Sourced by loadtest/cpu-per-request and loadtest/instructions-per-request:
-# one SQLite replica of the seed data on a fresh file, for measuring the
-# redirect path.
+# Sourced by loadtest/cpu-per-request, loadtest/instructions-per-request and
+# loadtest/writer-duty: one SQLite replica of the seed data on a fresh file,
+# for measuring the redirect path, and where its event writer runs.
 #
 #   start_seeded_replica BINARY PORT [WRAPPER ...]
 #
@@ -31,4 +31,19 @@ open('$codes', 'w').write(''.join(r['short_code'] + '\n' for r in rows if r['is_
   done
   echo "the replica on $url did not become ready" >&2
   return 1
+}
+
+# The thread ids of the replica's event writer: the SQLite connection it
+# writes on (the first connection the store opens, so the lowest-numbered
+# thread named sqlx-sqlite-worker) and the thread its loop runs on
+# (kurz-events; absent when the loop runs as a task). Sets $writer and
+# $writer_loop.
+find_writer_threads() {
+  local task comm
+  writer='' writer_loop=''
+  for task in $(ls /proc/"$pid"/task | sort -n); do
+    comm=$(cat "/proc/$pid/task/$task/comm")
+    if [ "$comm" = sqlx-sqlite-wor ] && [ -z "$writer" ]; then writer=$task; fi
+    if [ "$comm" = kurz-events ]; then writer_loop=$task; fi
+  done
 }
