@@ -9,6 +9,8 @@ Workloads (each at every connection count):
   sqlite    cache-hit redirects straight to one kurz replica on SQLite
   nometrics the same with KURZ_METRICS=false (the cost of recording metrics)
   postgres  the same on one replica of the cluster (PostgreSQL + Redis)
+  reads     GET /users/{id} on that replica: no cache in front, one statement
+            on PostgreSQL per request (the cost of a pooled round trip)
   nginx     the same through nginx + 2 replicas + Redis + PostgreSQL
   mixed     80% Zipf redirects / 10% GET url / 5% POST url / 5% lists, through nginx,
             every connection sending as fast as it can (saturation)
@@ -252,6 +254,10 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
             for c in args.conns:
                 rows.append(measure("postgres", replica1, c, args.duration, "redirect.lua", redirect_args(args, codes),
                                     {"kurz": [replicas[0]], "postgres": [pg_pid], "redis": [pid_of("redis")]}))
+        if "reads" in workloads:
+            for c in args.conns:
+                rows.append(measure("reads", replica1, c, args.duration, "path.lua", ["/users/7"],
+                                    {"kurz": [replicas[0]], "postgres": [pg_pid]}))
         if "nginx" in workloads:
             for c in args.conns:
                 rows.append(measure("nginx", nginx, c, args.duration, "redirect.lua", redirect_args(args, codes), roles))
@@ -283,14 +289,18 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
         sh(str(ROOT / "loadtest" / "cluster"), "down", check=False)
 
 
+# Rows whose requests are not the baseline's 302, so no ratio to it.
+UNLIKE_BASELINE = ("mixed", "paced", "reads")
+
+
 def table(rows, accounting, args):
     base = {r["conns"]: r for r in rows if r["workload"] == "baseline"}
     lines = ["| workload | conns | req/s | × baseline | p50 ms | p95 ms | p99 ms | p99 × baseline | errors | CPU cores by process | memory MiB: PSS (peak RSS of one process) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         b = base.get(r["conns"])
-        ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] not in ("mixed", "paced") else "–"
-        p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] not in ("mixed", "paced") and b["p99_ms"] else "–"
+        ratio = f"{r['rps'] / b['rps']:.2f}" if b and r["workload"] not in UNLIKE_BASELINE else "–"
+        p99 = f"{r['p99_ms'] / b['p99_ms']:.2f}" if b and r["workload"] not in UNLIKE_BASELINE and b["p99_ms"] else "–"
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items())
         rss = ", ".join(f"{k} {v[0]:.0f} ({v[1]:.0f})" for k, v in r["rss"].items())
         lines.append(f"| {r['workload']} | {r['conns']} | {r['rps']:,.0f} | {ratio} | {r['p50_ms']:.2f} | "
@@ -307,7 +317,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,nginx,mixed,paced,lists,seed")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,reads,nginx,mixed,paced,lists,seed")
     parser.add_argument("--browser-headers", action="store_true",
                         help="redirects carry browsers' user agents and referrers (wrk/redirect.lua)")
     args = parser.parse_args()
@@ -326,7 +336,7 @@ def main():
     if "nometrics" in workloads:
         bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
     list_results = []
-    if workloads & {"postgres", "nginx", "mixed", "paced", "lists", "seed"}:
+    if workloads & {"postgres", "reads", "nginx", "mixed", "paced", "lists", "seed"}:
         bench_cluster(args, codes, rows, accounting, workloads, list_results)
     report = table(rows, accounting, args)
     seed_results = [r["seed"] for r in list_results if "seed" in r]

@@ -98,6 +98,21 @@ async fn timed_acquire<T>(
     Ok(acquired)
 }
 
+/// A pooled PostgreSQL connection idle at least this long is pinged before
+/// it is handed out; one used more recently is handed out as it is.
+///
+/// sqlx pings every connection on its way back into the pool (a round trip
+/// that also flushes a dropped query's leftovers), and by default again on
+/// its way out: two round trips to the server around every statement. Under
+/// load a connection is back in use within milliseconds of the first ping,
+/// so the second one only costs the server and the request a round trip.
+/// A connection idle for longer may have outlived a server restart; it is
+/// pinged, and a dead one is replaced before any request sees it. What is
+/// left: a connection released less than this before the server went away
+/// and taken again less than this after it came back answers its first
+/// statement with 503 (docs/failure-modes.md).
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens a PostgreSQL pool. It connects on first use: the service starts,
 /// answers /health and reports not-ready while the database comes up.
 pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
@@ -105,6 +120,15 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options);
     Ok(Db {
         read: pool.clone(),
@@ -157,6 +181,7 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .max_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(|conn, _| Box::pin(checkpoint_by_bytes(conn)))
         .connect_with(
@@ -165,8 +190,12 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
                 .pragma("cache_size", WRITER_CACHE_FLOOR_PAGES.to_string()),
         )
         .await?;
+    // Neither pool pings on the way out: a SQLite connection is a file
+    // handle inside the process, nothing can hang up on it, and sqlx's
+    // default ping is a round trip to the connection's thread per statement.
     let read = SqlitePoolOptions::new()
         .max_connections(max_connections.min(SQLITE_MAX_READERS))
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;

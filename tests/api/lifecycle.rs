@@ -188,3 +188,33 @@ async fn a_link_stored_elsewhere_after_an_outage_redirects() {
         "a link stored after the outage never redirected"
     );
 }
+
+/// PostgreSQL only: pooled connections are not pinged before every
+/// statement (store/engine.rs, `PING_IF_IDLE_FOR`), only after they sat
+/// idle. Every connection the pool held before a restart is dead after it;
+/// once the service has been quiet for a while, the first requests must
+/// get fresh connections, not a 503 from a dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_database_restart_and_a_quiet_second_requests_get_live_connections() {
+    let pg = PgServer::start();
+    let database = pg.create_database("kurz").await;
+    let app = spawn_app_with(Settings::for_database(database), TestDb::Postgres).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    // Fill the pool with several connections at once.
+    let path = format!("/users/{uid}");
+    let reads = (0..8).map(|_| app.get(&path));
+    for reply in futures_util::future::join_all(reads).await {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+
+    pg.stop();
+    pg.restart();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let path = format!("/users/{uid}");
+    let reads = (0..8).map(|_| app.get(&path));
+    for reply in futures_util::future::join_all(reads).await {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    assert_eq!(app.get(&format!("/users/{uid}")).await.status, 200);
+}
