@@ -21,6 +21,9 @@ Workloads (each at every connection count):
             at 1 connection also the check for the 40 ms delayed-ACK stall
   seed      the seed system's k6 stress scenario (loadtest/k6/seed-stress.js, 130 s)
             through nginx + 2 replicas, CPU per process including k6 (loadtest/seed.py)
+  creates   POST /urls alone on one replica of the cluster, for random seed users:
+            every request a committed link, code and `created` event (run last:
+            it grows the seed users' lists)
 
 Load comes from wrk (2 threads) on the same two cores as the servers, so
 every ratio is taken in one run. Per process it records CPU (cores used)
@@ -272,8 +275,12 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
         if "lists" in workloads:
             list_results.extend(lists.bench(measure, replica1, env["PG_PORT"],
                                             {"kurz": [replicas[0]], "postgres": [pg_pid]}, args.duration))
-        if "seed" in workloads:  # last: it creates links
+        if "seed" in workloads:  # after every read workload: it creates links
             list_results.append({"seed": seed.run(nginx, roles, cpu_seconds, children)})
+        if "creates" in workloads:  # last: it creates the most links
+            for c in args.conns:
+                rows.append(measure("creates", replica1, c, args.duration, "create.lua", ["400"],
+                                    {"kurz": [replicas[0]], "postgres": [pg_pid]}))
         served = sum(redirects_served(scrape(f"http://127.0.0.1:{CLUSTER_BASE + 100 + i}/metrics")) for i in (1, 2))
         # SIGTERM to the supervisor stops every replica gracefully (each
         # writes its whole event queue) and then exits itself.
@@ -290,7 +297,7 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
 
 
 # Rows whose requests are not the baseline's 302, so no ratio to it.
-UNLIKE_BASELINE = ("mixed", "paced", "reads")
+UNLIKE_BASELINE = ("mixed", "paced", "reads", "creates")
 
 
 def table(rows, accounting, args):
@@ -317,7 +324,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,reads,nginx,mixed,paced,lists,seed")
+    parser.add_argument("--workloads", default="baseline,sqlite,postgres,reads,nginx,mixed,paced,lists,seed,creates")
     parser.add_argument("--browser-headers", action="store_true",
                         help="redirects carry browsers' user agents and referrers (wrk/redirect.lua)")
     args = parser.parse_args()
@@ -336,7 +343,7 @@ def main():
     if "nometrics" in workloads:
         bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
     list_results = []
-    if workloads & {"postgres", "reads", "nginx", "mixed", "paced", "lists", "seed"}:
+    if workloads & {"postgres", "reads", "nginx", "mixed", "paced", "lists", "seed", "creates"}:
         bench_cluster(args, codes, rows, accounting, workloads, list_results)
     report = table(rows, accounting, args)
     seed_results = [r["seed"] for r in list_results if "seed" in r]

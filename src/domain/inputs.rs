@@ -184,11 +184,17 @@ impl NewEvent {
 
     /// The `created` event of a new link.
     pub fn created(url: &ShortUrl) -> Self {
-        let details = object(json!({
-            "short_code": url.short_code,
-            "original_url": url.original_url,
-        }));
+        let details = Self::created_details(&url.short_code, &url.original_url);
         Self::system(url, EventType::CREATED, details)
+    }
+
+    /// The details of a `created` event, for a writer that knows the code
+    /// and target before the link has an id.
+    pub fn created_details(short_code: &str, original_url: &str) -> Map<String, Value> {
+        object(json!({
+            "short_code": short_code,
+            "original_url": original_url,
+        }))
     }
 
     /// One `updated` event per changed field of an update.

@@ -3,7 +3,9 @@
 //!
 //! - PostgreSQL: a statement trigger on `short_codes` announces the codes a
 //!   statement stored on the `kurz_codes` channel when its transaction
-//!   commits (or `*` when there were too many to list). The watch listens
+//!   commits (or `*` when there were too many to list); kurz's own link
+//!   creation announces its code before the insert and after the commit
+//!   instead (store/urls.rs, migration 0008). The watch listens
 //!   before it scans, so every code is either scanned or announced. A lost
 //!   connection may have lost announcements: the filter is distrusted and
 //!   rebuilt once listening again. After a `*` it is distrusted until the
@@ -28,7 +30,7 @@ use super::engine::Db;
 use super::{on_engine, Engine, Store, StoreResult};
 
 /// The channel of the `short_codes` trigger (migration 0007).
-const CHANNEL: &str = "kurz_codes";
+pub(crate) const CHANNEL: &str = "kurz_codes";
 /// What the trigger sends when a statement stored too many codes to list.
 const MANY: &str = "*";
 /// How often SQLite's code log is read.

@@ -4,8 +4,14 @@
 use futures_util::TryStreamExt as _;
 
 use super::events::batch_json;
+use sqlx::{FromRow as _, Postgres, Row as _};
+
+use super::code_watch;
+use super::engine::Db;
 use super::rows::{LinkRow, UrlRow, LINK_COLUMNS, URL_COLUMNS};
-use super::{on_engine, ConflictField, Page, RowStream, Store, StoreError, StoreResult, UrlFilter};
+use super::{
+    on_engine, ConflictField, Engine, Page, RowStream, Store, StoreError, StoreResult, UrlFilter,
+};
 use crate::domain::{
     now_utc, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl, ShortCode, ShortUrl,
     UrlPatch,
@@ -19,6 +25,45 @@ pub const CODE_ATTEMPTS: usize = 16;
 /// Claims a code for good; no row means it was handed out before.
 const REGISTER_CODE: &str =
     "INSERT INTO short_codes (code) VALUES ($1) ON CONFLICT DO NOTHING RETURNING code";
+
+/// `create_url` on PostgreSQL as one statement (see
+/// `create_url_in_one_statement`): the new link's `URL_COLUMNS`, all NULL
+/// when nothing was inserted, then whether the owner exists.
+static CREATE_URL_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH owner AS (SELECT id FROM users WHERE id = $1), \
+         claimed AS (INSERT INTO short_codes (code) SELECT $2 FROM owner \
+             ON CONFLICT DO NOTHING RETURNING code), \
+         url AS (INSERT INTO urls (user_id, short_code, original_url, title, is_active, \
+             created_at, updated_at, expires_at, max_redirects) \
+             SELECT $1, code, $3, $4, TRUE, $5, $5, $6, $7 FROM claimed RETURNING {URL_COLUMNS}), \
+         created AS (INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+             SELECT id, user_id, 'created', created_at, $8 FROM url) \
+         SELECT {URL_COLUMNS}, EXISTS (SELECT 1 FROM owner), \
+             set_config('kurz.codes_announced', 'on', true) \
+         FROM (VALUES (1)) AS one LEFT JOIN url ON TRUE"
+    )
+});
+
+/// A code about to be stored, announced on the channel of the filter of
+/// stored codes (store/code_watch.rs) in a transaction of its own. It
+/// writes nothing worth waiting for, so its commit does not wait for the
+/// WAL flush and holds NOTIFY's lock only briefly (migration 0008).
+const ANNOUNCE_CODE: &str =
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)";
+
+/// Sends `code` to every process's filter of stored codes (`ANNOUNCE_CODE`).
+async fn announce_code(conn: &mut sqlx::PgConnection, code: &str) -> StoreResult<()> {
+    sqlx::query(ANNOUNCE_CODE)
+        .bind(code_watch::CHANNEL)
+        .bind(code)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The position of the owner check in `CREATE_URL_PG`'s row.
+const OWNER_FOUND: usize = 10;
 
 /// The outcome of an update: the row as it is now, and whether any field
 /// changed (no change means no event and no cache invalidation).
@@ -34,6 +79,9 @@ impl Store {
     #[tracing::instrument(name = "store.create_url", level = "debug", skip_all)]
     pub async fn create_url(&self, new: &NewShortUrl) -> StoreResult<ShortUrl> {
         let _db = stage_timer(Stage::Db);
+        if let Engine::Postgres(db) = &self.engine {
+            return self.create_url_in_one_statement(db, new).await;
+        }
         let insert = format!(
             "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, \
              expires_at, max_redirects) \
@@ -89,6 +137,66 @@ impl Store {
             tx.commit().await?;
             Ok(url)
         })
+    }
+
+    /// PostgreSQL: the owner check, the code's claim, the link and its
+    /// `created` event in one statement, committed on its own: one round
+    /// trip where a transaction of the same statements takes six, each a
+    /// wake-up of the server's backend (docs/performance.md, "A new link
+    /// in one statement"). A collision inserts nothing and the next code is
+    /// tried, as in the transaction.
+    async fn create_url_in_one_statement(
+        &self,
+        db: &Db<Postgres>,
+        new: &NewShortUrl,
+    ) -> StoreResult<ShortUrl> {
+        let attempts = if new.alias.is_some() {
+            1
+        } else {
+            CODE_ATTEMPTS
+        };
+        let mut conn = db.acquire_write().await?;
+        for _ in 0..attempts {
+            let code = match &new.alias {
+                Some(alias) => alias.clone(),
+                None => self.codes.next_code(),
+            };
+            let details = NewEvent::created_details(code.as_str(), new.target.as_str());
+            // Known here and announced to every other process before the
+            // insert, so no redirect anywhere can be told it is absent (an
+            // insert that fails leaves a code the filters hold in vain,
+            // which only sends its look-ups to the store).
+            self.known.add(code.as_str());
+            announce_code(&mut conn, code.as_str()).await?;
+            let row = sqlx::query(&CREATE_URL_PG)
+                .bind(new.user_id.get())
+                .bind(code.as_str())
+                .bind(new.target.as_str())
+                .bind(new.title.as_ref().map(|t| t.as_str()))
+                .bind(now_utc())
+                .bind(new.expires_at)
+                .bind(new.max_redirects.map(MaxRedirects::get))
+                .bind(sqlx::types::Json(details))
+                .fetch_one(&mut *conn)
+                .await?;
+            if !row.try_get::<bool, _>(OWNER_FOUND)? {
+                return Err(StoreError::NotFound("user"));
+            }
+            if row.try_get::<Option<i64>, _>(0)?.is_some() {
+                let url = UrlRow::from_row(&row)?.into_url()?;
+                // And again once stored, for a process that started to
+                // listen after the first announcement and scanned the table
+                // before the commit. The link is stored either way: a
+                // failure here is logged, not answered (a client would
+                // retry and store a second link).
+                if let Err(error) = announce_code(&mut conn, code.as_str()).await {
+                    tracing::warn!(%error, code = code.as_str(), "a stored code was announced only before its commit");
+                }
+                return Ok(url);
+            }
+            metrics::counter!("kurz_short_code_collisions_total").increment(1);
+        }
+        Err(StoreError::Conflict(ConflictField::ShortCode))
     }
 
     #[tracing::instrument(name = "store.get_url", level = "debug", skip_all)]

@@ -125,3 +125,38 @@ async fn the_sqlite_code_log_keeps_only_the_newest_codes() {
     assert_eq!(last, "c100050");
     pool.close().await;
 }
+
+/// PostgreSQL: a link kurz creates has its code announced by kurz itself,
+/// once before the insert and once after the commit, and the trigger on
+/// `short_codes` stays quiet for that insert (its announcement would hold
+/// NOTIFY's lock through the commit's flush); a code another writer
+/// inserts is still announced by the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_links_code_is_announced_before_and_after_its_commit() {
+    let (settings, _db) = test_settings(Engine::Postgres).await;
+    let url = settings.database_url();
+    let store = Store::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let owner = user(&store).await;
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await.unwrap();
+    listener.listen("kurz_codes").await.unwrap();
+    let mut heard = Vec::new();
+    let mut hear_all = async || {
+        while let Ok(Ok(note)) =
+            tokio::time::timeout(Duration::from_millis(500), listener.recv()).await
+        {
+            heard.push(note.payload().to_owned());
+        }
+    };
+
+    let made = store.create_url(&link(owner, None)).await.unwrap();
+    let theirs = format!("tool{}", random_suffix());
+    run_elsewhere(
+        &url,
+        Engine::Postgres,
+        &format!("INSERT INTO short_codes (code) VALUES ('{theirs}')"),
+    )
+    .await;
+    hear_all().await;
+    assert_eq!(heard, [made.short_code.clone(), made.short_code, theirs]);
+}
