@@ -140,11 +140,12 @@ impl Store {
     }
 
     /// PostgreSQL: the owner check, the code's claim, the link and its
-    /// `created` event in one statement, committed on its own: one round
-    /// trip where a transaction of the same statements takes six, each a
-    /// wake-up of the server's backend (docs/performance.md, "A new link
-    /// in one statement"). A collision inserts nothing and the next code is
-    /// tried, as in the transaction.
+    /// `created` event in one statement, committed on its own, between two
+    /// announcements of the code: three round trips where the transaction
+    /// took six, and no NOTIFY lock held through the commit's flush
+    /// (docs/performance.md, "A new link in one statement, its code
+    /// announced around it"). A collision inserts nothing and the next code
+    /// is tried, as in the transaction.
     async fn create_url_in_one_statement(
         &self,
         db: &Db<Postgres>,
