@@ -4,7 +4,7 @@
 use futures_util::TryStreamExt as _;
 
 use super::events::batch_json;
-use sqlx::{FromRow as _, Postgres, Row as _};
+use sqlx::{FromRow as _, Postgres, Row as _, Sqlite};
 
 use super::code_watch;
 use super::engine::Db;
@@ -45,6 +45,15 @@ static CREATE_URL_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
+/// The link's row on SQLite, inside `create_url`'s transaction.
+static CREATE_URL_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, \
+         updated_at, expires_at, max_redirects) \
+         VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6, $7) RETURNING {URL_COLUMNS}"
+    )
+});
+
 /// A code about to be stored, announced on the channel of the filter of
 /// stored codes (store/code_watch.rs) in a transaction of its own. It
 /// writes nothing worth waiting for, so its commit does not wait for the
@@ -75,68 +84,81 @@ pub struct UrlChange {
 
 impl Store {
     /// Creates the link, registers its code for good and writes its
-    /// `created` event, in one transaction.
+    /// `created` event: all or nothing, on either engine.
     #[tracing::instrument(name = "store.create_url", level = "debug", skip_all)]
     pub async fn create_url(&self, new: &NewShortUrl) -> StoreResult<ShortUrl> {
         let _db = stage_timer(Stage::Db);
-        if let Engine::Postgres(db) = &self.engine {
-            return self.create_url_in_one_statement(db, new).await;
+        match &self.engine {
+            Engine::Postgres(db) => self.create_url_in_one_statement(db, new).await,
+            Engine::Sqlite(db) => self.create_url_in_a_transaction(db, new).await,
         }
-        let insert = format!(
-            "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, \
-             expires_at, max_redirects) \
-             VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6, $7) RETURNING {URL_COLUMNS}"
-        );
-        on_engine!(self, |db| {
-            let mut tx = db.begin_write().await?;
-            let owner: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-                .bind(new.user_id.get())
+    }
+
+    /// How many codes `new` may try: its alias once, or fresh codes until
+    /// one is free.
+    fn code_attempts(new: &NewShortUrl) -> usize {
+        if new.alias.is_some() {
+            1
+        } else {
+            CODE_ATTEMPTS
+        }
+    }
+
+    /// The code to try next for `new`: its alias, or a fresh one.
+    fn candidate_code(&self, new: &NewShortUrl) -> ShortCode {
+        match &new.alias {
+            Some(alias) => alias.clone(),
+            None => self.codes.next_code(),
+        }
+    }
+
+    /// SQLite: the owner check, the code's claim, the link and its
+    /// `created` event in one write transaction (one writer at a time, no
+    /// other process to tell about the code).
+    async fn create_url_in_a_transaction(
+        &self,
+        db: &Db<Sqlite>,
+        new: &NewShortUrl,
+    ) -> StoreResult<ShortUrl> {
+        let mut tx = db.begin_write().await?;
+        let owner: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            .bind(new.user_id.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owner.is_none() {
+            return Err(StoreError::NotFound("user"));
+        }
+        let mut claimed: Option<String> = None;
+        for _ in 0..Self::code_attempts(new) {
+            claimed = sqlx::query_scalar(REGISTER_CODE)
+                .bind(self.candidate_code(new).as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-            if owner.is_none() {
-                return Err(StoreError::NotFound("user"));
+            if claimed.is_some() {
+                break;
             }
-            let mut claimed: Option<String> = None;
-            let attempts = if new.alias.is_some() {
-                1
-            } else {
-                CODE_ATTEMPTS
-            };
-            for _ in 0..attempts {
-                let candidate = match &new.alias {
-                    Some(alias) => alias.clone(),
-                    None => self.codes.next_code(),
-                };
-                claimed = sqlx::query_scalar(REGISTER_CODE)
-                    .bind(candidate.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if claimed.is_some() {
-                    break;
-                }
-                metrics::counter!("kurz_short_code_collisions_total").increment(1);
-            }
-            let code = claimed.ok_or(StoreError::Conflict(ConflictField::ShortCode))?;
-            // Known before the commit, so no redirect can be told it is absent.
-            self.known.add(&code);
-            let url = sqlx::query_as::<_, UrlRow>(&insert)
-                .bind(new.user_id.get())
-                .bind(code)
-                .bind(new.target.as_str())
-                .bind(new.title.as_ref().map(|t| t.as_str()))
-                .bind(now_utc())
-                .bind(new.expires_at)
-                .bind(new.max_redirects.map(MaxRedirects::get))
-                .fetch_one(&mut *tx)
-                .await?
-                .into_url()?;
-            sqlx::query(db.insert_event_batch())
-                .bind(batch_json(&[NewEvent::created(&url)]))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(url)
-        })
+            metrics::counter!("kurz_short_code_collisions_total").increment(1);
+        }
+        let code = claimed.ok_or(StoreError::Conflict(ConflictField::ShortCode))?;
+        // Known before the commit, so no redirect can be told it is absent.
+        self.known.add(&code);
+        let url = sqlx::query_as::<_, UrlRow>(&CREATE_URL_SQLITE)
+            .bind(new.user_id.get())
+            .bind(code)
+            .bind(new.target.as_str())
+            .bind(new.title.as_ref().map(|t| t.as_str()))
+            .bind(now_utc())
+            .bind(new.expires_at)
+            .bind(new.max_redirects.map(MaxRedirects::get))
+            .fetch_one(&mut *tx)
+            .await?
+            .into_url()?;
+        sqlx::query(db.insert_event_batch())
+            .bind(batch_json(&[NewEvent::created(&url)]))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(url)
     }
 
     /// PostgreSQL: the owner check, the code's claim, the link and its
@@ -151,17 +173,9 @@ impl Store {
         db: &Db<Postgres>,
         new: &NewShortUrl,
     ) -> StoreResult<ShortUrl> {
-        let attempts = if new.alias.is_some() {
-            1
-        } else {
-            CODE_ATTEMPTS
-        };
         let mut conn = db.acquire_write().await?;
-        for _ in 0..attempts {
-            let code = match &new.alias {
-                Some(alias) => alias.clone(),
-                None => self.codes.next_code(),
-            };
+        for _ in 0..Self::code_attempts(new) {
+            let code = self.candidate_code(new);
             let details = NewEvent::created_details(code.as_str(), new.target.as_str());
             // Known here and announced to every other process before the
             // insert, so no redirect anywhere can be told it is absent (an
