@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
+use super::read_pool::{ReadConn, ReadPool};
 use super::{StoreError, StoreResult};
 
 /// What differs between the engines, as constants the shared code reads.
@@ -53,6 +54,10 @@ impl EngineSql for Sqlite {
 pub(crate) struct Db<DB: Database> {
     pub(crate) read: Pool<DB>,
     pub(crate) write: Pool<DB>,
+    /// Where single reads and lists get connections: on PostgreSQL a pool
+    /// of its own that skips sqlx's ping on release (store/read_pool.rs),
+    /// on SQLite `read`.
+    pub(crate) reads: ReadPool<DB>,
 }
 
 impl<DB: EngineSql> Db<DB> {
@@ -70,8 +75,12 @@ impl<DB: EngineSql> Db<DB> {
     }
 
     /// A connection for reads.
-    pub(crate) async fn acquire_read(&self) -> StoreResult<PoolConnection<DB>> {
-        timed_acquire("read", self.read.acquire()).await
+    pub(crate) async fn acquire_read(&self) -> StoreResult<ReadConn<DB>> {
+        let started = std::time::Instant::now();
+        let conn = self.reads.acquire().await?;
+        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "read")
+            .record(started.elapsed().as_secs_f64());
+        Ok(conn)
     }
 
     /// `sql` followed by the engine's row-lock suffix.
@@ -113,13 +122,28 @@ async fn timed_acquire<T>(
 /// statement with 503 (docs/failure-modes.md).
 pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// Opens a PostgreSQL pool. It connects on first use: the service starts,
+/// How long a request waits for a pooled connection (or for a new one to
+/// open) before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How `max_connections` is shared on PostgreSQL: half (rounded up) for
+/// the read pool, the rest, at least one, for writes and transactions.
+pub(crate) fn split_connections(max_connections: u32) -> (u32, u32) {
+    let reads = max_connections.div_ceil(2).max(1);
+    (reads, max_connections.saturating_sub(reads).max(1))
+}
+
+/// Opens PostgreSQL's pools: sqlx's for writes and transactions, and one
+/// for reads (store/read_pool.rs), sharing `max_connections`
+/// (`split_connections`). It connects on first use: the service starts,
 /// answers /health and reports not-ready while the database comes up.
 pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
     let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
+    let (read_connections, write_connections) = split_connections(max_connections);
+    let reads = ReadPool::quick(options.clone(), read_connections, ACQUIRE_TIMEOUT)?;
     let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(3))
+        .max_connections(write_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
@@ -133,6 +157,7 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
     Ok(Db {
         read: pool.clone(),
         write: pool,
+        reads,
     })
 }
 
@@ -199,7 +224,8 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Db { read, write })
+    let reads = ReadPool::Sqlx(read.clone());
+    Ok(Db { read, write, reads })
 }
 
 /// The page size of the file `conn` has open, in bytes: a file made before
@@ -231,5 +257,22 @@ impl<DB: EngineSql> Db<DB> {
     /// See `EngineSql::INSERT_EVENT_BATCH`.
     pub(crate) fn insert_event_batch(&self) -> &'static str {
         DB::INSERT_EVENT_BATCH
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_connections;
+
+    #[test]
+    fn postgres_pools_share_the_connection_limit_and_each_gets_one() {
+        assert_eq!(split_connections(16), (8, 8));
+        assert_eq!(split_connections(5), (3, 2));
+        assert_eq!(split_connections(2), (1, 1));
+        assert_eq!(split_connections(1), (1, 1));
+        for max in 2..64 {
+            let (reads, writes) = split_connections(max);
+            assert_eq!(reads + writes, max);
+        }
     }
 }

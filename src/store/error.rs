@@ -52,7 +52,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => Self::NotFound("row"),
-            _ if is_unavailable(&err) => Self::Unavailable(err),
+            _ if is_unavailable(&err) => {
+                if matches!(
+                    err,
+                    sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+                ) {
+                    super::read_pool::note_connection_failure();
+                }
+                Self::Unavailable(err)
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 // Postgres names the index; SQLite names the columns
                 // ("UNIQUE constraint failed: users.email_key").

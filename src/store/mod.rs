@@ -24,6 +24,7 @@ mod list_turns;
 mod partition_order;
 mod partitions;
 mod query;
+mod read_pool;
 mod report_tiers;
 mod rollup_merge;
 mod rollup_rebuild;
@@ -200,6 +201,7 @@ impl Store {
         on_engine!(self, |db| {
             db.write.close().await;
             db.read.close().await;
+            db.reads.close().await;
         })
     }
 
@@ -214,7 +216,18 @@ impl Store {
             }
         }
         match &self.engine {
-            Engine::Postgres(db) => vec![stats("main", &db.write)],
+            Engine::Postgres(db) => {
+                let (size, idle, max) = db.reads.stats();
+                vec![
+                    stats("main", &db.write),
+                    PoolStats {
+                        name: "read",
+                        size,
+                        idle,
+                        max,
+                    },
+                ]
+            }
             Engine::Sqlite(db) => vec![stats("write", &db.write), stats("read", &db.read)],
         }
     }

@@ -230,7 +230,7 @@ impl Store {
     pub fn list_urls(&self, filter: UrlFilter, page: Page) -> RowStream<ShortUrl> {
         let (limit, offset, after) = page.bounds();
         on_engine!(self, |db| {
-            let pool = db.read.clone();
+            let reads = db.reads.clone();
             let turns = self.list_turns.clone();
             let mut query = db.builder(format!("SELECT {URL_COLUMNS} FROM urls WHERE id > "));
             query.push_bind(after);
@@ -252,7 +252,8 @@ impl Store {
                 .push_bind(offset);
             Box::pin(async_stream::try_stream! {
                 let _turn = turns.wait().await?;
-                let mut rows = query.build_query_as::<UrlRow>().fetch(&pool);
+                let mut conn = reads.acquire().await?;
+                let mut rows = query.build_query_as::<UrlRow>().fetch(&mut *conn);
                 while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                     yield row.into_url()?;
                 }

@@ -61,15 +61,16 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2 OFFSET $3"
         );
         on_engine!(self, |db| {
-            let pool = db.read.clone();
+            let reads = db.reads.clone();
             let turns = self.list_turns.clone();
             Box::pin(async_stream::try_stream! {
                 let _turn = turns.wait().await?;
+                let mut conn = reads.acquire().await?;
                 let mut rows = sqlx::query_as::<_, UserRow>(&sql)
                     .bind(after)
                     .bind(limit)
                     .bind(offset)
-                    .fetch(&pool);
+                    .fetch(&mut *conn);
                 while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                     yield row.into_user()?;
                 }

@@ -3,9 +3,9 @@
 //! stored codes hears of new codes again after an outage.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kurz::config::Settings;
 use kurz_testkit::for_each_engine;
@@ -217,4 +217,71 @@ async fn after_a_database_restart_and_a_quiet_second_requests_get_live_connectio
     }
     let uid = app.create_user().await["id"].as_i64().unwrap();
     assert_eq!(app.get(&format!("/users/{uid}")).await.status, 200);
+}
+
+/// PostgreSQL only: reads take connections from a pool that hands them back
+/// without a ping (store/read_pool.rs). Reads that never pause keep every
+/// connection busier than `PING_IF_IDLE_FOR`, so after a restart the dead
+/// ones are only found because the first failure gets every pooled read
+/// connection checked once. As soon as the database is back, reads must
+/// succeed, not fail one after another on the dead connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_never_pause_succeed_again_right_after_a_database_restart() {
+    let pg = PgServer::start();
+    let database = pg.create_database("kurz").await;
+    let app = spawn_app_with(Settings::for_database(database), TestDb::Postgres).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    let url = app.url(&format!("/users/{uid}"));
+    let client = app.client.clone();
+    let running = Arc::new(AtomicBool::new(true));
+    let load = tokio::spawn({
+        let running = running.clone();
+        async move {
+            let mut replies = Vec::new();
+            while running.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let round = (0..8).map(|_| client.get(&url).send());
+                for reply in futures_util::future::join_all(round).await {
+                    replies.push((sent, reply.map_or(0, |r| r.status().as_u16())));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            replies
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.stop();
+    pg.restart();
+    let back = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    running.store(false, Ordering::Relaxed);
+    let replies = load.await.unwrap();
+
+    let before: Vec<u16> = replies
+        .iter()
+        .filter(|(sent, _)| *sent < back)
+        .map(|r| r.1)
+        .collect();
+    assert!(
+        before.contains(&200),
+        "no read succeeded before the restart"
+    );
+    let settled = back + Duration::from_millis(500);
+    let after: Vec<u16> = replies
+        .iter()
+        .filter(|(sent, _)| *sent >= settled)
+        .map(|r| r.1)
+        .collect();
+    assert!(
+        after.len() >= 80,
+        "too few reads after the restart: {}",
+        after.len()
+    );
+    let failed = after.iter().filter(|status| **status != 200).count();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} reads failed after the restart",
+        after.len()
+    );
 }

@@ -1,0 +1,186 @@
+//! Connections for reads, handed back to their pool as they are.
+//!
+//! sqlx's pool pings every connection on its way back in (and spawns a
+//! task to do it): for a one-statement read that is a second, empty round
+//! trip, paid in the replica's CPU and the database server's, and sqlx 0.8
+//! has no setting to skip it. PostgreSQL reads (single rows and whole
+//! lists) take their connections from this pool instead, a deadpool of
+//! sqlx connections whose return is a push onto a queue. What sqlx's ping
+//! did, this pool does otherwise:
+//!
+//! - a read dropped part-way (a client gone, a deadline) leaves its answer
+//!   unread on the socket; sqlx's PostgreSQL connection reads it to the end
+//!   before its next statement, so the next reader sees only its own rows;
+//! - a connection idle for `PING_IF_IDLE_FOR` is pinged before it is handed
+//!   out (as in the main pool), so one that outlived a server restart is
+//!   replaced before a request sees it;
+//! - after any connection of the process failed (I/O, TLS or protocol
+//!   error, `note_connection_failure`), every pooled read connection is
+//!   pinged once before its next use, so the broken ones are dropped
+//!   instead of each failing one more request.
+//!
+//! Reads are single statements outside any transaction: nothing is left
+//! to roll back. Writes and transactions stay on sqlx's pool.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
+use deadpool::Runtime;
+use sqlx::pool::PoolConnection;
+use sqlx::{ConnectOptions as _, Connection as _, Database, Pool};
+
+use super::engine::PING_IF_IDLE_FOR;
+use super::{StoreError, StoreResult};
+
+/// Connection failures seen by this process (see the module doc).
+static CONNECTION_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Records that a database connection failed: every read connection is
+/// checked before its next use.
+pub(crate) fn note_connection_failure() {
+    CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A pooled connection and the failure count it was last checked at.
+pub(crate) struct Checked<C> {
+    conn: C,
+    checked_at: u64,
+}
+
+/// Opens connections with the pool's options; checks them on the way out.
+pub(crate) struct Connector<DB: Database> {
+    options: <DB::Connection as sqlx::Connection>::Options,
+}
+
+impl<DB: Database> managed::Manager for Connector<DB> {
+    type Type = Checked<DB::Connection>;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<Self::Type, sqlx::Error> {
+        let checked_at = CONNECTION_FAILURES.load(Ordering::Relaxed);
+        let conn = self.options.connect().await?;
+        Ok(Checked { conn, checked_at })
+    }
+
+    async fn recycle(&self, obj: &mut Self::Type, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        let failures = CONNECTION_FAILURES.load(Ordering::Relaxed);
+        if metrics.last_used() >= PING_IF_IDLE_FOR || obj.checked_at != failures {
+            obj.conn.ping().await.map_err(RecycleError::Backend)?;
+            obj.checked_at = failures;
+        }
+        Ok(())
+    }
+}
+
+/// Where an engine's reads get their connections.
+pub(crate) enum ReadPool<DB: Database> {
+    /// sqlx's own pool (SQLite: its read-only connections beside the writer).
+    Sqlx(Pool<DB>),
+    /// This module's pool (PostgreSQL).
+    Quick(managed::Pool<Connector<DB>>),
+}
+
+impl<DB: Database> Clone for ReadPool<DB> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sqlx(pool) => Self::Sqlx(pool.clone()),
+            Self::Quick(pool) => Self::Quick(pool.clone()),
+        }
+    }
+}
+
+impl<DB: Database> ReadPool<DB> {
+    /// A pool of at most `max` connections opened with `options`; waiting
+    /// for one and opening one each give up after `timeout`, as sqlx's
+    /// pool does.
+    pub(crate) fn quick(
+        options: <DB::Connection as sqlx::Connection>::Options,
+        max: u32,
+        timeout: Duration,
+    ) -> StoreResult<Self> {
+        managed::Pool::builder(Connector { options })
+            .max_size(max as usize)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map(Self::Quick)
+            .map_err(|e| {
+                StoreError::Other(sqlx::Error::Configuration(format!("read pool: {e}").into()))
+            })
+    }
+
+    /// A connection, or `Unavailable` when none comes within the timeout.
+    pub(crate) async fn acquire(&self) -> StoreResult<ReadConn<DB>> {
+        match self {
+            Self::Sqlx(pool) => Ok(ReadConn::Sqlx(pool.acquire().await?)),
+            Self::Quick(pool) => match pool.get().await {
+                Ok(conn) => Ok(ReadConn::Quick(conn)),
+                Err(PoolError::Backend(e)) => Err(e.into()),
+                Err(PoolError::Timeout(_)) => Err(sqlx::Error::PoolTimedOut.into()),
+                Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
+                Err(e) => Err(StoreError::Other(sqlx::Error::Configuration(
+                    format!("read pool: {e}").into(),
+                ))),
+            },
+        }
+    }
+
+    /// Connections open, idle, and the most allowed.
+    pub(crate) fn stats(&self) -> (u32, usize, u32) {
+        match self {
+            Self::Sqlx(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Self::Quick(pool) => {
+                let status = pool.status();
+                let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                (
+                    to_u32(status.size),
+                    status.available,
+                    to_u32(status.max_size),
+                )
+            }
+        }
+    }
+
+    /// Closes every connection; later acquires fail.
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Sqlx(pool) => pool.close().await,
+            Self::Quick(pool) => pool.close(),
+        }
+    }
+}
+
+/// A read connection; derefs to the engine's connection, so `&mut *conn`
+/// is an executor.
+pub(crate) enum ReadConn<DB: Database> {
+    Sqlx(PoolConnection<DB>),
+    Quick(managed::Object<Connector<DB>>),
+}
+
+impl<DB: Database> Deref for ReadConn<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Self::Sqlx(conn) => conn,
+            Self::Quick(conn) => &conn.conn,
+        }
+    }
+}
+
+impl<DB: Database> DerefMut for ReadConn<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Self::Sqlx(conn) => conn,
+            Self::Quick(conn) => &mut conn.conn,
+        }
+    }
+}
