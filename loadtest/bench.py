@@ -90,14 +90,25 @@ def children(pid):
 
 
 def cpu_seconds(pids):
+    """CPU seconds every process of pids has used, with what its reaped
+    children used (cutime, cstime)."""
     total = 0
     for pid in pids:
         try:
             fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         except (OSError, IndexError, ValueError):
             pass
     return total / TICK
+
+
+def role_cpu(roles):
+    """CPU seconds used so far by each role's process trees, found afresh:
+    a process started since the last call (a database backend for a pool
+    that grew) counts whole, and one that exited counts through its
+    parent's reaped-children time."""
+    return {role: cpu_seconds(set().union(*(children(p) for p in pids)))
+            for role, pids in roles.items()}
 
 
 def memory_mib(pids):
@@ -154,12 +165,13 @@ def run_wrk(url, conns, duration, script, args):
 
 def measure(name, url, conns, duration, script, args, roles):
     """roles: {"kurz": [pids], ...}; CPU is summed over each role's process trees."""
-    trees = {role: set().union(*(children(p) for p in pids)) for role, pids in roles.items()}
-    before = {role: cpu_seconds(t) for role, t in trees.items()}
+    before = role_cpu(roles)
     started = time.time()
     r = run_wrk(url, conns, duration, script, args)
     wall = time.time() - started
-    cpu = {role: (cpu_seconds(t) - before[role]) / wall for role, t in trees.items()}
+    after = role_cpu(roles)
+    trees = {role: set().union(*(children(p) for p in pids)) for role, pids in roles.items()}
+    cpu = {role: (after[role] - before[role]) / wall for role in roles}
     rss = {role: memory_mib(t) for role, t in trees.items()}
     errors = r["connect_err"] + r["read_err"] + r["write_err"] + r["timeout_err"] + r["status_err"]
     row = {
@@ -276,7 +288,7 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
             list_results.extend(lists.bench(measure, replica1, env["PG_PORT"],
                                             {"kurz": [replicas[0]], "postgres": [pg_pid]}, args.duration))
         if "seed" in workloads:  # after every read workload: it creates links
-            list_results.append({"seed": seed.run(nginx, roles, cpu_seconds, children)})
+            list_results.append({"seed": seed.run(nginx, roles, role_cpu)})
         if "creates" in workloads:  # last: it creates the most links
             for c in args.conns:
                 rows.append(measure("creates", replica1, c, args.duration, "create.lua", ["400"],

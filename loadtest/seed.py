@@ -22,10 +22,10 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def run(nginx, roles, cpu_seconds, children, users=400):
-    """roles: {"kurz": [pids], ...}; returns one result dict."""
-    trees = {role: set().union(*(children(p) for p in pids)) for role, pids in roles.items()}
-    before = {role: cpu_seconds(t) for role, t in trees.items()}
+def run(nginx, roles, role_cpu, users=400):
+    """roles: {"kurz": [pids], ...}; role_cpu(roles): CPU seconds by role so
+    far (bench.role_cpu); returns one result dict."""
+    before = role_cpu(roles)
     k6_before = children_cpu()
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -35,7 +35,8 @@ def run(nginx, roles, cpu_seconds, children, users=400):
                        check=False, stdout=subprocess.DEVNULL)
         metrics = json.loads(summary.read_text())["metrics"]
     wall = time.time() - started
-    cpu = {role: (cpu_seconds(t) - before[role]) / wall for role, t in trees.items()}
+    after = role_cpu(roles)
+    cpu = {role: (after[role] - before[role]) / wall for role in roles}
     cpu["k6"] = (children_cpu() - k6_before) / wall
     duration = metrics["http_req_duration"]
     result = {
