@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
-use super::read_pool::{ReadConn, ReadPool};
+use super::statement_pool::{StatementConn, StatementPool};
 use super::{StoreError, StoreResult};
 
 /// What differs between the engines, as constants the shared code reads.
@@ -48,16 +48,17 @@ impl EngineSql for Sqlite {
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 }
 
-/// One engine's pools. PostgreSQL reads and writes through one pool; SQLite
+/// One engine's pools. PostgreSQL runs transactions on sqlx's pool and
+/// every other statement on a pool of its own (`statements`); SQLite
 /// has one writer connection (write transactions queue in the process and
 /// never meet SQLITE_BUSY) and a few read-only connections beside it (WAL).
 pub(crate) struct Db<DB: Database> {
     pub(crate) read: Pool<DB>,
     pub(crate) write: Pool<DB>,
-    /// Where single reads and lists get connections: on PostgreSQL a pool
-    /// of its own that skips sqlx's ping on release (store/read_pool.rs),
-    /// on SQLite `read`.
-    pub(crate) reads: ReadPool<DB>,
+    /// Where statements outside a transaction get connections: on
+    /// PostgreSQL a pool that skips sqlx's ping on release
+    /// (store/statement_pool.rs), on SQLite `read` (reads only).
+    pub(crate) statements: StatementPool<DB>,
 }
 
 impl<DB: EngineSql> Db<DB> {
@@ -74,11 +75,11 @@ impl<DB: EngineSql> Db<DB> {
         timed_acquire("write", self.write.acquire()).await
     }
 
-    /// A connection for reads.
-    pub(crate) async fn acquire_read(&self) -> StoreResult<ReadConn<DB>> {
+    /// A connection for reads (on PostgreSQL, from `statements`).
+    pub(crate) async fn acquire_read(&self) -> StoreResult<StatementConn<DB>> {
         let started = std::time::Instant::now();
-        let conn = self.reads.acquire().await?;
-        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "read")
+        let conn = self.statements.acquire().await?;
+        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "statements")
             .record(started.elapsed().as_secs_f64());
         Ok(conn)
     }
@@ -126,23 +127,25 @@ pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// open) before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How `max_connections` is shared on PostgreSQL: half (rounded up) for
-/// the read pool, the rest, at least one, for writes and transactions.
-pub(crate) fn split_connections(max_connections: u32) -> (u32, u32) {
-    let reads = max_connections.div_ceil(2).max(1);
-    (reads, max_connections.saturating_sub(reads).max(1))
+/// How many connections each PostgreSQL pool may open, for a
+/// `max_connections` setting: all of it for statements outside a
+/// transaction (reads, a new link's one statement), half of it for
+/// transactions, but at least three (an import holds its lock on one and
+/// writes two chunks at once on two more). Returns `(statements,
+/// transactions)`.
+pub(crate) fn pool_sizes(max_connections: u32) -> (u32, u32) {
+    (max_connections, (max_connections / 2).max(3))
 }
 
-/// Opens PostgreSQL's pools: sqlx's for writes and transactions, and one
-/// for reads (store/read_pool.rs), sharing `max_connections`
-/// (`split_connections`). It connects on first use: the service starts,
+/// Opens PostgreSQL's pools: sqlx's for transactions, and one for every
+/// other statement (store/statement_pool.rs), sized by `pool_sizes`. It connects on first use: the service starts,
 /// answers /health and reports not-ready while the database comes up.
 pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
     let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
-    let (read_connections, write_connections) = split_connections(max_connections);
-    let reads = ReadPool::quick(options.clone(), read_connections, ACQUIRE_TIMEOUT)?;
+    let (statement_connections, transaction_connections) = pool_sizes(max_connections);
+    let statements = StatementPool::quick(options.clone(), statement_connections, ACQUIRE_TIMEOUT)?;
     let pool = PgPoolOptions::new()
-        .max_connections(write_connections)
+        .max_connections(transaction_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
@@ -157,7 +160,7 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
     Ok(Db {
         read: pool.clone(),
         write: pool,
-        reads,
+        statements,
     })
 }
 
@@ -224,8 +227,12 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;
-    let reads = ReadPool::Sqlx(read.clone());
-    Ok(Db { read, write, reads })
+    let statements = StatementPool::Sqlx(read.clone());
+    Ok(Db {
+        read,
+        write,
+        statements,
+    })
 }
 
 /// The page size of the file `conn` has open, in bytes: a file made before
@@ -262,17 +269,12 @@ impl<DB: EngineSql> Db<DB> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_connections;
+    use super::pool_sizes;
 
     #[test]
-    fn postgres_pools_share_the_connection_limit_and_each_gets_one() {
-        assert_eq!(split_connections(16), (8, 8));
-        assert_eq!(split_connections(5), (3, 2));
-        assert_eq!(split_connections(2), (1, 1));
-        assert_eq!(split_connections(1), (1, 1));
-        for max in 2..64 {
-            let (reads, writes) = split_connections(max);
-            assert_eq!(reads + writes, max);
-        }
+    fn statements_get_the_whole_setting_and_transactions_half_but_room_for_an_import() {
+        assert_eq!(pool_sizes(16), (16, 8));
+        assert_eq!(pool_sizes(4), (4, 3));
+        assert_eq!(pool_sizes(1), (1, 3));
     }
 }

@@ -57,7 +57,7 @@ impl From<sqlx::Error> for StoreError {
                     err,
                     sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
                 ) {
-                    super::read_pool::note_connection_failure();
+                    super::statement_pool::note_connection_failure();
                 }
                 Self::Unavailable(err)
             }

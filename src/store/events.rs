@@ -187,7 +187,7 @@ impl Store {
         }
         let (limit, offset, after) = page.bounds();
         on_engine!(self, |db| {
-            let reads = db.reads.clone();
+            let statements = db.statements.clone();
             let turns = self.list_turns.clone();
             let mut query = db.builder(format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > "));
             query.push_bind(after);
@@ -212,7 +212,7 @@ impl Store {
                 .push_bind(offset);
             Box::pin(async_stream::try_stream! {
                 let _turn = turns.wait().await?;
-                let mut conn = reads.acquire().await?;
+                let mut conn = statements.acquire().await?;
                 let mut rows = query.build_query_as::<EventRow>().fetch(&mut *conn);
                 while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                     yield row.into_event()?;

@@ -24,7 +24,6 @@ mod list_turns;
 mod partition_order;
 mod partitions;
 mod query;
-mod read_pool;
 mod report_tiers;
 mod rollup_merge;
 mod rollup_rebuild;
@@ -32,6 +31,7 @@ mod rollup_window;
 mod rollups;
 mod rows;
 mod sqlite_redirects;
+mod statement_pool;
 mod stats;
 mod urls;
 mod users;
@@ -201,7 +201,7 @@ impl Store {
         on_engine!(self, |db| {
             db.write.close().await;
             db.read.close().await;
-            db.reads.close().await;
+            db.statements.close().await;
         })
     }
 
@@ -217,11 +217,11 @@ impl Store {
         }
         match &self.engine {
             Engine::Postgres(db) => {
-                let (size, idle, max) = db.reads.stats();
+                let (size, idle, max) = db.statements.stats();
                 vec![
                     stats("main", &db.write),
                     PoolStats {
-                        name: "read",
+                        name: "statements",
                         size,
                         idle,
                         max,

@@ -173,7 +173,9 @@ impl Store {
         db: &Db<Postgres>,
         new: &NewShortUrl,
     ) -> StoreResult<ShortUrl> {
-        let mut conn = db.acquire_write().await?;
+        // No transaction: a connection that skips sqlx's release ping
+        // (store/statement_pool.rs).
+        let mut conn = db.statements.acquire().await?;
         for _ in 0..Self::code_attempts(new) {
             let code = self.candidate_code(new);
             let details = NewEvent::created_details(code.as_str(), new.target.as_str());
@@ -230,7 +232,7 @@ impl Store {
     pub fn list_urls(&self, filter: UrlFilter, page: Page) -> RowStream<ShortUrl> {
         let (limit, offset, after) = page.bounds();
         on_engine!(self, |db| {
-            let reads = db.reads.clone();
+            let statements = db.statements.clone();
             let turns = self.list_turns.clone();
             let mut query = db.builder(format!("SELECT {URL_COLUMNS} FROM urls WHERE id > "));
             query.push_bind(after);
@@ -252,7 +254,7 @@ impl Store {
                 .push_bind(offset);
             Box::pin(async_stream::try_stream! {
                 let _turn = turns.wait().await?;
-                let mut conn = reads.acquire().await?;
+                let mut conn = statements.acquire().await?;
                 let mut rows = query.build_query_as::<UrlRow>().fetch(&mut *conn);
                 while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
                     yield row.into_url()?;

@@ -61,11 +61,11 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2 OFFSET $3"
         );
         on_engine!(self, |db| {
-            let reads = db.reads.clone();
+            let statements = db.statements.clone();
             let turns = self.list_turns.clone();
             Box::pin(async_stream::try_stream! {
                 let _turn = turns.wait().await?;
-                let mut conn = reads.acquire().await?;
+                let mut conn = statements.acquire().await?;
                 let mut rows = sqlx::query_as::<_, UserRow>(&sql)
                     .bind(after)
                     .bind(limit)

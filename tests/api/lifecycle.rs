@@ -220,7 +220,7 @@ async fn after_a_database_restart_and_a_quiet_second_requests_get_live_connectio
 }
 
 /// PostgreSQL only: reads take connections from a pool that hands them back
-/// without a ping (store/read_pool.rs). Reads that never pause keep every
+/// without a ping (store/statement_pool.rs). Reads that never pause keep every
 /// connection busier than `PING_IF_IDLE_FOR`, so after a restart the dead
 /// ones are only found because the first failure gets every pooled read
 /// connection checked once. As soon as the database is back, reads must

@@ -1,26 +1,29 @@
-//! Connections for reads, handed back to their pool as they are.
+//! Connections for statements outside a transaction, handed back to
+//! their pool as they are.
 //!
 //! sqlx's pool pings every connection on its way back in (and spawns a
 //! task to do it): for a one-statement read that is a second, empty round
 //! trip, paid in the replica's CPU and the database server's, and sqlx 0.8
-//! has no setting to skip it. PostgreSQL reads (single rows and whole
-//! lists) take their connections from this pool instead, a deadpool of
-//! sqlx connections whose return is a push onto a queue. What sqlx's ping
-//! did, this pool does otherwise:
+//! has no setting to skip it. On PostgreSQL, reads (single rows and whole
+//! lists) and a new link's one statement take their connections from this
+//! pool instead, a deadpool of sqlx connections whose return is a push
+//! onto a queue. What sqlx's ping did, this pool does otherwise:
 //!
-//! - a read dropped part-way (a client gone, a deadline) leaves its answer
-//!   unread on the socket; sqlx's PostgreSQL connection reads it to the end
-//!   before its next statement, so the next reader sees only its own rows;
+//! - a statement dropped part-way (a client gone, a deadline) leaves its
+//!   answer unread on the socket; sqlx's PostgreSQL connection reads it to
+//!   the end before its next statement, so the next user sees only its own
+//!   rows;
 //! - a connection idle for `PING_IF_IDLE_FOR` is pinged before it is handed
 //!   out (as in the main pool), so one that outlived a server restart is
 //!   replaced before a request sees it;
 //! - after any connection of the process failed (I/O, TLS or protocol
-//!   error, `note_connection_failure`), every pooled read connection is
+//!   error, `note_connection_failure`), every pooled connection here is
 //!   pinged once before its next use, so the broken ones are dropped
 //!   instead of each failing one more request.
 //!
-//! Reads are single statements outside any transaction: nothing is left
-//! to roll back. Writes and transactions stay on sqlx's pool.
+//! Each statement commits on its own: nothing is left to roll back.
+//! Transactions stay on sqlx's pool, whose release ping rolls back one
+//! that its request dropped.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +40,7 @@ use super::{StoreError, StoreResult};
 /// Connection failures seen by this process (see the module doc).
 static CONNECTION_FAILURES: AtomicU64 = AtomicU64::new(0);
 
-/// Records that a database connection failed: every read connection is
+/// Records that a database connection failed: every pooled connection here is
 /// checked before its next use.
 pub(crate) fn note_connection_failure() {
     CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
@@ -74,15 +77,15 @@ impl<DB: Database> managed::Manager for Connector<DB> {
     }
 }
 
-/// Where an engine's reads get their connections.
-pub(crate) enum ReadPool<DB: Database> {
+/// Where an engine's statements outside a transaction get connections.
+pub(crate) enum StatementPool<DB: Database> {
     /// sqlx's own pool (SQLite: its read-only connections beside the writer).
     Sqlx(Pool<DB>),
     /// This module's pool (PostgreSQL).
     Quick(managed::Pool<Connector<DB>>),
 }
 
-impl<DB: Database> Clone for ReadPool<DB> {
+impl<DB: Database> Clone for StatementPool<DB> {
     fn clone(&self) -> Self {
         match self {
             Self::Sqlx(pool) => Self::Sqlx(pool.clone()),
@@ -91,7 +94,7 @@ impl<DB: Database> Clone for ReadPool<DB> {
     }
 }
 
-impl<DB: Database> ReadPool<DB> {
+impl<DB: Database> StatementPool<DB> {
     /// A pool of at most `max` connections opened with `options`; waiting
     /// for one and opening one each give up after `timeout`, as sqlx's
     /// pool does.
@@ -109,21 +112,23 @@ impl<DB: Database> ReadPool<DB> {
             .build()
             .map(Self::Quick)
             .map_err(|e| {
-                StoreError::Other(sqlx::Error::Configuration(format!("read pool: {e}").into()))
+                StoreError::Other(sqlx::Error::Configuration(
+                    format!("statement pool: {e}").into(),
+                ))
             })
     }
 
     /// A connection, or `Unavailable` when none comes within the timeout.
-    pub(crate) async fn acquire(&self) -> StoreResult<ReadConn<DB>> {
+    pub(crate) async fn acquire(&self) -> StoreResult<StatementConn<DB>> {
         match self {
-            Self::Sqlx(pool) => Ok(ReadConn::Sqlx(pool.acquire().await?)),
+            Self::Sqlx(pool) => Ok(StatementConn::Sqlx(pool.acquire().await?)),
             Self::Quick(pool) => match pool.get().await {
-                Ok(conn) => Ok(ReadConn::Quick(conn)),
+                Ok(conn) => Ok(StatementConn::Quick(conn)),
                 Err(PoolError::Backend(e)) => Err(e.into()),
                 Err(PoolError::Timeout(_)) => Err(sqlx::Error::PoolTimedOut.into()),
                 Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
                 Err(e) => Err(StoreError::Other(sqlx::Error::Configuration(
-                    format!("read pool: {e}").into(),
+                    format!("statement pool: {e}").into(),
                 ))),
             },
         }
@@ -158,14 +163,14 @@ impl<DB: Database> ReadPool<DB> {
     }
 }
 
-/// A read connection; derefs to the engine's connection, so `&mut *conn`
+/// A connection from a `StatementPool`; derefs to the engine's connection, so `&mut *conn`
 /// is an executor.
-pub(crate) enum ReadConn<DB: Database> {
+pub(crate) enum StatementConn<DB: Database> {
     Sqlx(PoolConnection<DB>),
     Quick(managed::Object<Connector<DB>>),
 }
 
-impl<DB: Database> Deref for ReadConn<DB> {
+impl<DB: Database> Deref for StatementConn<DB> {
     type Target = DB::Connection;
 
     fn deref(&self) -> &DB::Connection {
@@ -176,7 +181,7 @@ impl<DB: Database> Deref for ReadConn<DB> {
     }
 }
 
-impl<DB: Database> DerefMut for ReadConn<DB> {
+impl<DB: Database> DerefMut for StatementConn<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         match self {
             Self::Sqlx(conn) => conn,
