@@ -61,10 +61,22 @@ impl<DB: Database> managed::Manager for Connector<DB> {
     type Type = Checked<DB::Connection>;
     type Error = sqlx::Error;
 
+    /// Opens a connection, trying again while the server refuses or drops
+    /// it (a restart): the pool's create timeout ends the attempts, so a
+    /// request waits out a short outage as it does on sqlx's pool.
     async fn create(&self) -> Result<Self::Type, sqlx::Error> {
-        let checked_at = CONNECTION_FAILURES.load(Ordering::Relaxed);
-        let conn = self.options.connect().await?;
-        Ok(Checked { conn, checked_at })
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let checked_at = CONNECTION_FAILURES.load(Ordering::Relaxed);
+            match self.options.connect().await {
+                Ok(conn) => return Ok(Checked { conn, checked_at }),
+                Err(sqlx::Error::Io(_)) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn recycle(&self, obj: &mut Self::Type, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
