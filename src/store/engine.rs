@@ -77,9 +77,15 @@ impl<DB: EngineSql> Db<DB> {
 
     /// A connection for reads (on PostgreSQL, from `statements`).
     pub(crate) async fn acquire_read(&self) -> StoreResult<StatementConn<DB>> {
+        self.acquire_statement().await
+    }
+
+    /// A connection for a statement outside a transaction, timing the
+    /// wait under the pool's name.
+    pub(crate) async fn acquire_statement(&self) -> StoreResult<StatementConn<DB>> {
         let started = std::time::Instant::now();
         let conn = self.statements.acquire().await?;
-        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => "statements")
+        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => self.statements.name())
             .record(started.elapsed().as_secs_f64());
         Ok(conn)
     }
@@ -138,8 +144,9 @@ pub(crate) fn pool_sizes(max_connections: u32) -> (u32, u32) {
 }
 
 /// Opens PostgreSQL's pools: sqlx's for transactions, and one for every
-/// other statement (store/statement_pool.rs), sized by `pool_sizes`. It connects on first use: the service starts,
-/// answers /health and reports not-ready while the database comes up.
+/// other statement (store/statement_pool.rs), sized by `pool_sizes`. It
+/// connects on first use: the service starts, answers /health and reports
+/// not-ready while the database comes up.
 pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
     let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
     let (statement_connections, transaction_connections) = pool_sizes(max_connections);

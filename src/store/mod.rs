@@ -221,7 +221,7 @@ impl Store {
                 vec![
                     stats("main", &db.write),
                     PoolStats {
-                        name: "statements",
+                        name: db.statements.name(),
                         size,
                         idle,
                         max,

@@ -146,6 +146,14 @@ impl<DB: Database> StatementPool<DB> {
         }
     }
 
+    /// The pool's name in `/metrics` (`pool` label).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlx(_) => "read",
+            Self::Quick(_) => "statements",
+        }
+    }
+
     /// Connections open, idle, and the most allowed.
     pub(crate) fn stats(&self) -> (u32, usize, u32) {
         match self {

@@ -175,7 +175,7 @@ impl Store {
     ) -> StoreResult<ShortUrl> {
         // No transaction: a connection that skips sqlx's release ping
         // (store/statement_pool.rs).
-        let mut conn = db.statements.acquire().await?;
+        let mut conn = db.acquire_statement().await?;
         for _ in 0..Self::code_attempts(new) {
             let code = self.candidate_code(new);
             let details = NewEvent::created_details(code.as_str(), new.target.as_str());
