@@ -27,7 +27,7 @@ use sqlx::{Postgres, Sqlite};
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Db;
-use super::{on_engine, Engine, Store, StoreResult};
+use super::{on_engine, Engine, Store, StoreError, StoreResult};
 
 /// The channel of the `short_codes` trigger (migration 0007).
 pub(crate) const CHANNEL: &str = "kurz_codes";
@@ -73,7 +73,7 @@ impl Store {
     async fn count_codes(&self) -> StoreResult<usize> {
         let stored: i64 = on_engine!(self, |db| {
             sqlx::query_scalar("SELECT count(*) FROM short_codes")
-                .fetch_one(&db.read)
+                .fetch_one(&mut *db.acquire_statement().await?)
                 .await?
         });
         Ok(usize::try_from(stored).unwrap_or(0))
@@ -84,8 +84,9 @@ impl Store {
         let mut rebuild = self.known.begin(self.count_codes().await?);
         let scanned = async {
             on_engine!(self, |db| {
-                let mut codes =
-                    sqlx::query_scalar::<_, String>("SELECT code FROM short_codes").fetch(&db.read);
+                let mut conn = db.acquire_statement().await?;
+                let mut codes = sqlx::query_scalar::<_, String>("SELECT code FROM short_codes")
+                    .fetch(&mut *conn);
                 let mut read = 0_u64;
                 while let Some(code) = codes.try_next().await? {
                     rebuild.add(&code);
@@ -95,7 +96,7 @@ impl Store {
                     }
                 }
             });
-            Ok::<_, sqlx::Error>(())
+            Ok::<_, StoreError>(())
         }
         .await;
         match scanned {
@@ -106,7 +107,7 @@ impl Store {
             }
             Err(error) => {
                 self.known.abandon();
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -115,7 +116,7 @@ impl Store {
     async fn rebuild_sqlite(&self, db: &Db<Sqlite>) -> StoreResult<i64> {
         // Read first: a code logged after this is also past it in the log.
         let logged: i64 = sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM code_log")
-            .fetch_one(&db.read)
+            .fetch_one(&mut *db.acquire_statement().await?)
             .await?;
         self.rebuild_known_codes().await?;
         Ok(logged)
@@ -124,8 +125,9 @@ impl Store {
     /// Adds the codes logged past `after`; returns the new position, or
     /// `None` when entries past `after` were already pruned.
     async fn follow_sqlite(&self, db: &Db<Sqlite>, after: i64) -> StoreResult<Option<i64>> {
+        let mut conn = db.acquire_statement().await?;
         let oldest: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM code_log")
-            .fetch_one(&db.read)
+            .fetch_one(&mut *conn)
             .await?;
         if oldest.is_some_and(|oldest| oldest > after + 1) {
             return Ok(None);
@@ -134,7 +136,7 @@ impl Store {
             "SELECT seq, code FROM code_log WHERE seq > $1 ORDER BY seq",
         )
         .bind(after)
-        .fetch(&db.read);
+        .fetch(&mut *conn);
         let mut top = after;
         while let Some((seq, code)) = rows.try_next().await? {
             self.known.add(&code);

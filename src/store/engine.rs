@@ -53,11 +53,12 @@ impl EngineSql for Sqlite {
 /// has one writer connection (write transactions queue in the process and
 /// never meet SQLITE_BUSY) and a few read-only connections beside it (WAL).
 pub(crate) struct Db<DB: Database> {
-    pub(crate) read: Pool<DB>,
+    /// Transactions, and on SQLite every write.
     pub(crate) write: Pool<DB>,
     /// Where statements outside a transaction get connections: on
     /// PostgreSQL a pool that skips sqlx's ping on release
-    /// (store/statement_pool.rs), on SQLite `read` (reads only).
+    /// (store/statement_pool.rs), on SQLite sqlx's pool of read-only
+    /// connections (reads only).
     pub(crate) statements: StatementPool<DB>,
 }
 
@@ -75,19 +76,11 @@ impl<DB: EngineSql> Db<DB> {
         timed_acquire("write", self.write.acquire()).await
     }
 
-    /// A connection for reads (on PostgreSQL, from `statements`).
-    pub(crate) async fn acquire_read(&self) -> StoreResult<StatementConn<DB>> {
-        self.acquire_statement().await
-    }
-
-    /// A connection for a statement outside a transaction, timing the
-    /// wait under the pool's name.
+    /// A connection for a statement outside a transaction (every read, and
+    /// on PostgreSQL a new link's one statement), timing the wait under
+    /// the pool's name.
     pub(crate) async fn acquire_statement(&self) -> StoreResult<StatementConn<DB>> {
-        let started = std::time::Instant::now();
-        let conn = self.statements.acquire().await?;
-        metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => self.statements.name())
-            .record(started.elapsed().as_secs_f64());
-        Ok(conn)
+        timed_acquire(self.statements.name(), self.statements.acquire()).await
     }
 
     /// `sql` followed by the engine's row-lock suffix.
@@ -103,12 +96,12 @@ impl<DB: EngineSql> Db<DB> {
 
 /// Awaits a connection (or a transaction's first round trip) and records
 /// the wait in `kurz_db_pool_acquire_seconds{pool}`.
-async fn timed_acquire<T>(
+async fn timed_acquire<T, E: Into<StoreError>>(
     pool: &'static str,
-    acquire: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    acquire: impl std::future::Future<Output = Result<T, E>>,
 ) -> StoreResult<T> {
     let started = std::time::Instant::now();
-    let acquired = acquire.await?;
+    let acquired = acquire.await.map_err(Into::into)?;
     metrics::histogram!("kurz_db_pool_acquire_seconds", "pool" => pool)
         .record(started.elapsed().as_secs_f64());
     Ok(acquired)
@@ -165,7 +158,6 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
         })
         .connect_lazy_with(options);
     Ok(Db {
-        read: pool.clone(),
         write: pool,
         statements,
     })
@@ -234,11 +226,9 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;
-    let statements = StatementPool::Sqlx(read.clone());
     Ok(Db {
-        read,
         write,
-        statements,
+        statements: StatementPool::Sqlx(read),
     })
 }
 

@@ -169,7 +169,7 @@ impl Store {
         let row = on_engine!(self, |db| {
             sqlx::query_as::<_, EventRow>(&sql)
                 .bind(id.get())
-                .fetch_optional(&mut *db.acquire_read().await?)
+                .fetch_optional(&mut *db.acquire_statement().await?)
                 .await?
         });
         row.ok_or(StoreError::NotFound("event"))?.into_event()

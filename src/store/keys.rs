@@ -69,7 +69,7 @@ impl Store {
         let rows = on_engine!(self, |db| {
             sqlx::query_as::<_, KeyRow>(&sql)
                 .bind(user_id.get())
-                .fetch_all(&mut *db.acquire_read().await?)
+                .fetch_all(&mut *db.acquire_statement().await?)
                 .await?
         });
         rows.into_iter().map(KeyRow::into_key).collect()
@@ -107,7 +107,7 @@ impl Store {
         let owner: Option<i64> = on_engine!(self, |db| {
             sqlx::query_scalar("SELECT user_id FROM api_keys WHERE id = $1")
                 .bind(key_id.get())
-                .fetch_optional(&mut *db.acquire_read().await?)
+                .fetch_optional(&mut *db.acquire_statement().await?)
                 .await?
         });
         owner.and_then(Id::new).ok_or(StoreError::NotFound("key"))
@@ -122,7 +122,7 @@ impl Store {
                 "SELECT id, user_id, secret_hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
             )
             .bind(prefix)
-            .fetch_optional(&mut *db.acquire_read().await?)
+            .fetch_optional(&mut *db.acquire_statement().await?)
             .await?
         });
         row.map(CredentialRow::into_credential).transpose()

@@ -169,7 +169,9 @@ impl Store {
     /// One cheap round trip, for readiness.
     pub async fn ping(&self) -> StoreResult<()> {
         on_engine!(self, |db| {
-            sqlx::query("SELECT 1").execute(&db.read).await?;
+            sqlx::query("SELECT 1")
+                .execute(&mut *db.acquire_statement().await?)
+                .await?;
             Ok(())
         })
     }
@@ -200,35 +202,34 @@ impl Store {
     pub async fn close(&self) {
         on_engine!(self, |db| {
             db.write.close().await;
-            db.read.close().await;
             db.statements.close().await;
         })
     }
 
-    /// Each pool's size, idle count and limit.
+    /// Each pool's size, idle count and limit. The pool of transactions
+    /// is "main" on PostgreSQL and "write" on SQLite, where it holds the
+    /// one writer connection.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        fn stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolStats {
-            PoolStats {
-                name,
-                size: pool.size(),
-                idle: pool.num_idle(),
-                max: pool.options().get_max_connections(),
-            }
+        fn both<DB: sqlx::Database>(writes: &'static str, db: &Db<DB>) -> Vec<PoolStats> {
+            let (size, idle, max) = db.statements.stats();
+            vec![
+                PoolStats {
+                    name: writes,
+                    size: db.write.size(),
+                    idle: db.write.num_idle(),
+                    max: db.write.options().get_max_connections(),
+                },
+                PoolStats {
+                    name: db.statements.name(),
+                    size,
+                    idle,
+                    max,
+                },
+            ]
         }
         match &self.engine {
-            Engine::Postgres(db) => {
-                let (size, idle, max) = db.statements.stats();
-                vec![
-                    stats("main", &db.write),
-                    PoolStats {
-                        name: db.statements.name(),
-                        size,
-                        idle,
-                        max,
-                    },
-                ]
-            }
-            Engine::Sqlite(db) => vec![stats("write", &db.write), stats("read", &db.read)],
+            Engine::Postgres(db) => both("main", db),
+            Engine::Sqlite(db) => both("write", db),
         }
     }
 }

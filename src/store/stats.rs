@@ -192,7 +192,7 @@ impl Store {
         let rows = super::on_engine!(self, |db| {
             sqlx::query_as(&sql)
                 .bind(user_id)
-                .fetch_all(&mut *db.acquire_read().await?)
+                .fetch_all(&mut *db.acquire_statement().await?)
                 .await?
         });
         Ok(rows)
@@ -231,7 +231,7 @@ impl Store {
         };
         let sql = ReportSql::new(dialect, scope, range.granularity);
         let (daily, series, facets) = super::on_engine!(self, |db| {
-            let mut conn = db.acquire_read().await?;
+            let mut conn = db.acquire_statement().await?;
             macro_rules! query {
                 ($sql:expr) => {{
                     let mut query = sqlx::query_as($sql).bind(id);

@@ -223,7 +223,7 @@ impl Store {
         let row = on_engine!(self, |db| {
             sqlx::query_as::<_, UrlRow>(&sql)
                 .bind(id.get())
-                .fetch_optional(&mut *db.acquire_read().await?)
+                .fetch_optional(&mut *db.acquire_statement().await?)
                 .await?
         });
         row.ok_or(StoreError::NotFound("url"))?.into_url()
@@ -339,7 +339,7 @@ impl Store {
         let row = on_engine!(self, |db| {
             sqlx::query_as::<_, LinkRow>(&sql)
                 .bind(code.as_str())
-                .fetch_optional(&mut *db.acquire_read().await?)
+                .fetch_optional(&mut *db.acquire_statement().await?)
                 .await?
         });
         Ok(row.map(Link::from))
@@ -361,7 +361,7 @@ impl Store {
             } else {
                 sqlx::query_scalar::<_, i64>(REDIRECT_LEFT)
                     .bind(url_id)
-                    .fetch_optional(&mut *db.acquire_read().await?)
+                    .fetch_optional(&mut *db.acquire_statement().await?)
                     .await?
             }
         });
