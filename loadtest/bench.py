@@ -8,6 +8,9 @@ Workloads (each at every connection count):
   baseline  the smallest axum 302 server (loadtest/baseline.rs): the hardware limit
   sqlite    cache-hit redirects straight to one kurz replica on SQLite
   nometrics the same with KURZ_METRICS=false (the cost of recording metrics)
+  sqlite-reads    GET /users/{id} on that SQLite replica: one read statement each
+  sqlite-creates  POST /urls on it, for random seed users: every request a
+            committed link, code and `created` event through the one writer
   postgres  the same on one replica of the cluster (PostgreSQL + Redis)
   reads     GET /users/{id} on that replica: no cache in front, one statement
             on PostgreSQL per request (the cost of a pooled round trip)
@@ -215,7 +218,10 @@ def bench_baseline(args, codes, rows):
         stop(proc)
 
 
-def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None):
+def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None,
+                 redirects=True, extras=()):
+    """Redirect rows (unless `redirects` is false), then the `extras`
+    (sqlite-reads, sqlite-creates) on the same process and file."""
     tmp = tempfile.mkdtemp(prefix="kurz-bench-")
     env = dict(os.environ, DATABASE_URL=f"sqlite:{tmp}/kurz.db", KURZ_LOG="warn",
                KURZ_BIND="127.0.0.1:19001", **(extra_env or {}))
@@ -224,10 +230,18 @@ def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None):
     proc = subprocess.Popen([str(KURZ), "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
         wait_ready("http://127.0.0.1:19001/health/ready")
-        run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", redirect_args(args, codes))
-        for c in args.conns:
-            rows.append(measure(name, "http://127.0.0.1:19001", c, args.duration,
-                                "redirect.lua", redirect_args(args, codes), {"kurz": [proc.pid]}))
+        if redirects:
+            run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", redirect_args(args, codes))
+            for c in args.conns:
+                rows.append(measure(name, "http://127.0.0.1:19001", c, args.duration,
+                                    "redirect.lua", redirect_args(args, codes), {"kurz": [proc.pid]}))
+        # Creations last: they grow the seed users' lists.
+        for extra, script, script_args in (("sqlite-reads", "path.lua", ["/users/7"]),
+                                           ("sqlite-creates", "create.lua", ["400"])):
+            if extra in extras:
+                for c in args.conns:
+                    rows.append(measure(extra, "http://127.0.0.1:19001", c, args.duration,
+                                        script, script_args, {"kurz": [proc.pid]}))
         served = None if extra_env else redirects_served(scrape("http://127.0.0.1:19001/metrics"))
     finally:
         code = stop(proc)
@@ -309,7 +323,7 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
 
 
 # Rows whose requests are not the baseline's 302, so no ratio to it.
-UNLIKE_BASELINE = ("mixed", "paced", "reads", "creates")
+UNLIKE_BASELINE = ("mixed", "paced", "reads", "creates", "sqlite-reads", "sqlite-creates")
 
 
 def table(rows, accounting, args):
@@ -336,7 +350,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--conns", default="50,200,500")
-    parser.add_argument("--workloads", default="baseline,sqlite,postgres,reads,nginx,mixed,paced,lists,seed,creates")
+    parser.add_argument("--workloads", default="baseline,sqlite,sqlite-reads,sqlite-creates,postgres,reads,nginx,mixed,paced,lists,seed,creates")
     parser.add_argument("--browser-headers", action="store_true",
                         help="redirects carry browsers' user agents and referrers (wrk/redirect.lua)")
     args = parser.parse_args()
@@ -350,8 +364,9 @@ def main():
     rows, accounting = [], []
     if "baseline" in workloads:
         bench_baseline(args, codes, rows)
-    if "sqlite" in workloads:
-        bench_sqlite(args, codes, rows, accounting)
+    sqlite_extras = [w for w in ("sqlite-reads", "sqlite-creates") if w in workloads]
+    if "sqlite" in workloads or sqlite_extras:
+        bench_sqlite(args, codes, rows, accounting, redirects="sqlite" in workloads, extras=sqlite_extras)
     if "nometrics" in workloads:
         bench_sqlite(args, codes, rows, accounting, "nometrics", {"KURZ_METRICS": "false"})
     list_results = []

@@ -55,10 +55,9 @@ impl EngineSql for Sqlite {
 pub(crate) struct Db<DB: Database> {
     /// Transactions, and on SQLite every write.
     pub(crate) write: Pool<DB>,
-    /// Where statements outside a transaction get connections: on
-    /// PostgreSQL a pool that skips sqlx's ping on release
-    /// (store/statement_pool.rs), on SQLite sqlx's pool of read-only
-    /// connections (reads only).
+    /// Where statements outside a transaction get connections, a pool
+    /// that skips sqlx's ping on release (store/statement_pool.rs): on
+    /// SQLite its read-only connections (reads only).
     pub(crate) statements: StatementPool<DB>,
 }
 
@@ -143,7 +142,12 @@ pub(crate) fn pool_sizes(max_connections: u32) -> (u32, u32) {
 pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db<Postgres>> {
     let options = PgConnectOptions::from_str(url).map_err(StoreError::Other)?;
     let (statement_connections, transaction_connections) = pool_sizes(max_connections);
-    let statements = StatementPool::quick(options.clone(), statement_connections, ACQUIRE_TIMEOUT)?;
+    let statements = StatementPool::new(
+        "statements",
+        options.clone(),
+        statement_connections,
+        ACQUIRE_TIMEOUT,
+    )?;
     let pool = PgPoolOptions::new()
         .max_connections(transaction_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -217,19 +221,17 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
                 .pragma("cache_size", WRITER_CACHE_FLOOR_PAGES.to_string()),
         )
         .await?;
-    // Neither pool pings on the way out: a SQLite connection is a file
+    // Reads take connections from a pool that does not ping them on the
+    // way back (store/statement_pool.rs): a SQLite connection is a file
     // handle inside the process, nothing can hang up on it, and sqlx's
-    // default ping is a round trip to the connection's thread per statement.
-    let read = SqlitePoolOptions::new()
-        .max_connections(max_connections.min(SQLITE_MAX_READERS))
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.read_only(true))
-        .await?;
-    Ok(Db {
-        write,
-        statements: StatementPool::Sqlx(read),
-    })
+    // ping is one more hand-off to the connection's thread per read.
+    let statements = StatementPool::new(
+        "read",
+        options.read_only(true),
+        max_connections.min(SQLITE_MAX_READERS),
+        Duration::from_secs(10),
+    )?;
+    Ok(Db { write, statements })
 }
 
 /// The page size of the file `conn` has open, in bytes: a file made before

@@ -202,7 +202,7 @@ impl Store {
     pub async fn close(&self) {
         on_engine!(self, |db| {
             db.write.close().await;
-            db.statements.close().await;
+            db.statements.close();
         })
     }
 

@@ -4,10 +4,14 @@
 //! sqlx's pool pings every connection on its way back in (and spawns a
 //! task to do it): for a one-statement read that is a second, empty round
 //! trip, paid in the replica's CPU and the database server's, and sqlx 0.8
-//! has no setting to skip it. On PostgreSQL, reads (single rows and whole
-//! lists) and a new link's one statement take their connections from this
+//! has no setting to skip it. Reads (single rows and whole lists), and on
+//! PostgreSQL a new link's one statement, take their connections from this
 //! pool instead, a deadpool of sqlx connections whose return is a push
-//! onto a queue. What sqlx's ping did, this pool does otherwise:
+//! onto a queue. On SQLite the ping was a hand-off to the connection's
+//! thread and back, with nothing to find: a file handle has no server to
+//! lose, and the thread runs commands in order, abandoning a dropped
+//! statement's rows before it takes the next. On PostgreSQL what the ping
+//! did, this pool does otherwise:
 //!
 //! - a statement dropped part-way (a client gone, a deadline) leaves its
 //!   answer unread on the socket; sqlx's PostgreSQL connection reads it to
@@ -31,8 +35,7 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, PoolError, RecycleError, RecycleResult};
 use deadpool::Runtime;
-use sqlx::pool::PoolConnection;
-use sqlx::{ConnectOptions as _, Connection as _, Database, Pool};
+use sqlx::{ConnectOptions as _, Connection as _, Database};
 
 use super::engine::PING_IF_IDLE_FOR;
 use super::{StoreError, StoreResult};
@@ -90,18 +93,17 @@ impl<DB: Database> managed::Manager for Connector<DB> {
 }
 
 /// Where an engine's statements outside a transaction get connections.
-pub(crate) enum StatementPool<DB: Database> {
-    /// sqlx's own pool (SQLite: its read-only connections beside the writer).
-    Sqlx(Pool<DB>),
-    /// This module's pool (PostgreSQL).
-    Quick(managed::Pool<Connector<DB>>),
+pub(crate) struct StatementPool<DB: Database> {
+    pool: managed::Pool<Connector<DB>>,
+    /// The pool's name in `/metrics` (`pool` label).
+    name: &'static str,
 }
 
 impl<DB: Database> Clone for StatementPool<DB> {
     fn clone(&self) -> Self {
-        match self {
-            Self::Sqlx(pool) => Self::Sqlx(pool.clone()),
-            Self::Quick(pool) => Self::Quick(pool.clone()),
+        Self {
+            pool: self.pool.clone(),
+            name: self.name,
         }
     }
 }
@@ -110,7 +112,8 @@ impl<DB: Database> StatementPool<DB> {
     /// A pool of at most `max` connections opened with `options`; waiting
     /// for one and opening one each give up after `timeout`, as sqlx's
     /// pool does.
-    pub(crate) fn quick(
+    pub(crate) fn new(
+        name: &'static str,
         options: <DB::Connection as sqlx::Connection>::Options,
         max: u32,
         timeout: Duration,
@@ -122,7 +125,7 @@ impl<DB: Database> StatementPool<DB> {
             .recycle_timeout(Some(timeout))
             .runtime(Runtime::Tokio1)
             .build()
-            .map(Self::Quick)
+            .map(|pool| Self { pool, name })
             .map_err(|e| {
                 StoreError::Other(sqlx::Error::Configuration(
                     format!("statement pool: {e}").into(),
@@ -132,80 +135,53 @@ impl<DB: Database> StatementPool<DB> {
 
     /// A connection, or `Unavailable` when none comes within the timeout.
     pub(crate) async fn acquire(&self) -> StoreResult<StatementConn<DB>> {
-        match self {
-            Self::Sqlx(pool) => Ok(StatementConn::Sqlx(pool.acquire().await?)),
-            Self::Quick(pool) => match pool.get().await {
-                Ok(conn) => Ok(StatementConn::Quick(conn)),
-                Err(PoolError::Backend(e)) => Err(e.into()),
-                Err(PoolError::Timeout(_)) => Err(sqlx::Error::PoolTimedOut.into()),
-                Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
-                Err(e) => Err(StoreError::Other(sqlx::Error::Configuration(
-                    format!("statement pool: {e}").into(),
-                ))),
-            },
+        match self.pool.get().await {
+            Ok(conn) => Ok(StatementConn(conn)),
+            Err(PoolError::Backend(e)) => Err(e.into()),
+            Err(PoolError::Timeout(_)) => Err(sqlx::Error::PoolTimedOut.into()),
+            Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
+            Err(e) => Err(StoreError::Other(sqlx::Error::Configuration(
+                format!("statement pool: {e}").into(),
+            ))),
         }
     }
 
     /// The pool's name in `/metrics` (`pool` label).
     pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Self::Sqlx(_) => "read",
-            Self::Quick(_) => "statements",
-        }
+        self.name
     }
 
     /// Connections open, idle, and the most allowed.
     pub(crate) fn stats(&self) -> (u32, usize, u32) {
-        match self {
-            Self::Sqlx(pool) => (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            ),
-            Self::Quick(pool) => {
-                let status = pool.status();
-                let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                (
-                    to_u32(status.size),
-                    status.available,
-                    to_u32(status.max_size),
-                )
-            }
-        }
+        let status = self.pool.status();
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (
+            to_u32(status.size),
+            status.available,
+            to_u32(status.max_size),
+        )
     }
 
     /// Closes every connection; later acquires fail.
-    pub(crate) async fn close(&self) {
-        match self {
-            Self::Sqlx(pool) => pool.close().await,
-            Self::Quick(pool) => pool.close(),
-        }
+    pub(crate) fn close(&self) {
+        self.pool.close();
     }
 }
 
-/// A connection from a `StatementPool`; derefs to the engine's connection, so `&mut *conn`
-/// is an executor.
-pub(crate) enum StatementConn<DB: Database> {
-    Sqlx(PoolConnection<DB>),
-    Quick(managed::Object<Connector<DB>>),
-}
+/// A connection from a `StatementPool`; derefs to the engine's
+/// connection, so `&mut *conn` is an executor.
+pub(crate) struct StatementConn<DB: Database>(managed::Object<Connector<DB>>);
 
 impl<DB: Database> Deref for StatementConn<DB> {
     type Target = DB::Connection;
 
     fn deref(&self) -> &DB::Connection {
-        match self {
-            Self::Sqlx(conn) => conn,
-            Self::Quick(conn) => &conn.conn,
-        }
+        &self.0.conn
     }
 }
 
 impl<DB: Database> DerefMut for StatementConn<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
-        match self {
-            Self::Sqlx(conn) => conn,
-            Self::Quick(conn) => &mut conn.conn,
-        }
+        &mut self.0.conn
     }
 }

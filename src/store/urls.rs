@@ -13,18 +13,14 @@ use super::{
     on_engine, ConflictField, Engine, Page, RowStream, Store, StoreError, StoreResult, UrlFilter,
 };
 use crate::domain::{
-    now_utc, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl, ShortCode, ShortUrl,
-    UrlPatch,
+    format_spaced_timestamp, now_utc, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl,
+    ShortCode, ShortUrl, UrlPatch,
 };
 use crate::telemetry::{stage_timer, Stage};
 
 /// Attempts at a fresh random code before giving up with a 409 (62^6
 /// codes: a second attempt is already rare).
 pub const CODE_ATTEMPTS: usize = 16;
-
-/// Claims a code for good; no row means it was handed out before.
-const REGISTER_CODE: &str =
-    "INSERT INTO short_codes (code) VALUES ($1) ON CONFLICT DO NOTHING RETURNING code";
 
 /// `create_url` on PostgreSQL as one statement (see
 /// `create_url_in_one_statement`): the new link's `URL_COLUMNS`, all NULL
@@ -45,12 +41,23 @@ static CREATE_URL_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
-/// The link's row on SQLite, inside `create_url`'s transaction.
+/// `create_url` on SQLite as one call to the writer's thread, inside
+/// its transaction: the code is claimed when the owner exists and the code
+/// is free, the link is stored when the claim was (`changes()` is the rows
+/// the statement before changed, triggers' rows not counted), and its
+/// `created` event when the link was. The link's `URL_COLUMNS` come back,
+/// or no row when the owner is missing or the code taken. `$8` is the
+/// event's timestamp as the event log stores it, `$9` its details.
 static CREATE_URL_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, \
-         updated_at, expires_at, max_redirects) \
-         VALUES ($1, $2, $3, $4, TRUE, $5, $5, $6, $7) RETURNING {URL_COLUMNS}"
+        "INSERT INTO short_codes (code) SELECT $2 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) \
+             ON CONFLICT DO NOTHING; \
+         INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, \
+             updated_at, expires_at, max_redirects) \
+             SELECT $1, $2, $3, $4, TRUE, $5, $5, $6, $7 WHERE changes() = 1 \
+             RETURNING {URL_COLUMNS}; \
+         INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+             SELECT last_insert_rowid(), $1, 'created', $8, $9 WHERE changes() = 1"
     )
 });
 
@@ -114,51 +121,52 @@ impl Store {
 
     /// SQLite: the owner check, the code's claim, the link and its
     /// `created` event in one write transaction (one writer at a time, no
-    /// other process to tell about the code).
+    /// other process to tell about the code), all in one statement string
+    /// (`CREATE_URL_SQLITE`): every statement is a hand-off to the
+    /// connection's thread and back, and the writer is held through all of
+    /// them, so their count bounds how many links a second one writer
+    /// stores (docs/performance.md, "A new link in one call on SQLite").
     async fn create_url_in_a_transaction(
         &self,
         db: &Db<Sqlite>,
         new: &NewShortUrl,
     ) -> StoreResult<ShortUrl> {
         let mut tx = db.begin_write().await?;
-        let owner: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-            .bind(new.user_id.get())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if owner.is_none() {
-            return Err(StoreError::NotFound("user"));
-        }
-        let mut claimed: Option<String> = None;
+        let now = now_utc();
+        let stamp = format_spaced_timestamp(&now).to_string();
         for _ in 0..Self::code_attempts(new) {
-            claimed = sqlx::query_scalar(REGISTER_CODE)
-                .bind(self.candidate_code(new).as_str())
+            let code = self.candidate_code(new);
+            let details = NewEvent::created_details(code.as_str(), new.target.as_str());
+            // `fetch_all`: every statement of the string runs to its end.
+            let stored = sqlx::query_as::<_, UrlRow>(&CREATE_URL_SQLITE)
+                .bind(new.user_id.get())
+                .bind(code.as_str())
+                .bind(new.target.as_str())
+                .bind(new.title.as_ref().map(|t| t.as_str()))
+                .bind(now)
+                .bind(new.expires_at)
+                .bind(new.max_redirects.map(MaxRedirects::get))
+                .bind(&stamp)
+                .bind(sqlx::types::Json(details))
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(row) = stored.into_iter().next() {
+                let url = row.into_url()?;
+                // Known before the commit, so no redirect can be told it is absent.
+                self.known.add(&url.short_code);
+                tx.commit().await?;
+                return Ok(url);
+            }
+            let owner: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+                .bind(new.user_id.get())
                 .fetch_optional(&mut *tx)
                 .await?;
-            if claimed.is_some() {
-                break;
+            if owner.is_none() {
+                return Err(StoreError::NotFound("user"));
             }
             metrics::counter!("kurz_short_code_collisions_total").increment(1);
         }
-        let code = claimed.ok_or(StoreError::Conflict(ConflictField::ShortCode))?;
-        // Known before the commit, so no redirect can be told it is absent.
-        self.known.add(&code);
-        let url = sqlx::query_as::<_, UrlRow>(&CREATE_URL_SQLITE)
-            .bind(new.user_id.get())
-            .bind(code)
-            .bind(new.target.as_str())
-            .bind(new.title.as_ref().map(|t| t.as_str()))
-            .bind(now_utc())
-            .bind(new.expires_at)
-            .bind(new.max_redirects.map(MaxRedirects::get))
-            .fetch_one(&mut *tx)
-            .await?
-            .into_url()?;
-        sqlx::query(db.insert_event_batch())
-            .bind(batch_json(&[NewEvent::created(&url)]))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(url)
+        Err(StoreError::Conflict(ConflictField::ShortCode))
     }
 
     /// PostgreSQL: the owner check, the code's claim, the link and its
