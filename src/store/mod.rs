@@ -211,7 +211,6 @@ impl Store {
     /// one writer connection.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
         fn both<DB: sqlx::Database>(writes: &'static str, db: &Db<DB>) -> Vec<PoolStats> {
-            let (size, idle, max) = db.statements.stats();
             vec![
                 PoolStats {
                     name: writes,
@@ -219,12 +218,7 @@ impl Store {
                     idle: db.write.num_idle(),
                     max: db.write.options().get_max_connections(),
                 },
-                PoolStats {
-                    name: db.statements.name(),
-                    size,
-                    idle,
-                    max,
-                },
+                db.statements.stats(),
             ]
         }
         match &self.engine {

@@ -38,7 +38,7 @@ use deadpool::Runtime;
 use sqlx::{ConnectOptions as _, Connection as _, Database};
 
 use super::engine::PING_IF_IDLE_FOR;
-use super::{StoreError, StoreResult};
+use super::{PoolStats, StoreError, StoreResult};
 
 /// Connection failures seen by this process (see the module doc).
 static CONNECTION_FAILURES: AtomicU64 = AtomicU64::new(0);
@@ -151,15 +151,16 @@ impl<DB: Database> StatementPool<DB> {
         self.name
     }
 
-    /// Connections open, idle, and the most allowed.
-    pub(crate) fn stats(&self) -> (u32, usize, u32) {
+    /// Connections open, idle, and the most allowed, under the pool's name.
+    pub(crate) fn stats(&self) -> PoolStats {
         let status = self.pool.status();
         let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        (
-            to_u32(status.size),
-            status.available,
-            to_u32(status.max_size),
-        )
+        PoolStats {
+            name: self.name,
+            size: to_u32(status.size),
+            idle: status.available,
+            max: to_u32(status.max_size),
+        }
     }
 
     /// Closes every connection; later acquires fail.
