@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Database, Pool, Postgres, QueryBuilder, Sqlite, Transaction};
 
-use super::statement_pool::{StatementConn, StatementPool};
+use super::statement_pool::{Reach, StatementConn, StatementPool};
 use super::{StoreError, StoreResult};
 
 /// What differs between the engines, as constants the shared code reads.
@@ -145,6 +145,7 @@ pub(crate) fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<D
     let statements = StatementPool::new(
         "statements",
         options.clone(),
+        Reach::Server,
         statement_connections,
         ACQUIRE_TIMEOUT,
     )?;
@@ -221,13 +222,14 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
                 .pragma("cache_size", WRITER_CACHE_FLOOR_PAGES.to_string()),
         )
         .await?;
-    // Reads take connections from a pool that does not ping them on the
-    // way back (store/statement_pool.rs): a SQLite connection is a file
-    // handle inside the process, nothing can hang up on it, and sqlx's
-    // ping is one more hand-off to the connection's thread per read.
+    // Reads take connections from a pool that never pings them
+    // (store/statement_pool.rs, `Reach::InProcess`): a SQLite connection
+    // is a file handle inside the process, nothing can hang up on it, and
+    // a ping is one more hand-off to the connection's thread.
     let statements = StatementPool::new(
         "read",
         options.read_only(true),
+        Reach::InProcess,
         max_connections.min(SQLITE_MAX_READERS),
         Duration::from_secs(10),
     )?;

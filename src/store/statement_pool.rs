@@ -25,6 +25,10 @@
 //!   pinged once before its next use, so the broken ones are dropped
 //!   instead of each failing one more request.
 //!
+//! On SQLite none of that applies (`Reach::InProcess`): a connection is
+//! handed out as it is, and one that cannot be opened is an error at once,
+//! with no retries meant for a restarting server.
+//!
 //! Each statement commits on its own: nothing is left to roll back.
 //! Transactions stay on sqlx's pool, whose release ping rolls back one
 //! that its request dropped.
@@ -49,6 +53,18 @@ pub(crate) fn note_connection_failure() {
     CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
 }
 
+/// What a pool's connections reach, which decides whether they are
+/// checked before use and whether opening one is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// A server across a socket (PostgreSQL): it can restart under an open
+    /// connection, and refuses new ones while it does.
+    Server,
+    /// A file opened inside the process (SQLite): nothing can hang up on
+    /// it, and an open that fails will fail again.
+    InProcess,
+}
+
 /// A pooled connection and the failure count it was last checked at.
 pub(crate) struct Checked<C> {
     conn: C,
@@ -58,13 +74,14 @@ pub(crate) struct Checked<C> {
 /// Opens connections with the pool's options; checks them on the way out.
 pub(crate) struct Connector<DB: Database> {
     options: <DB::Connection as sqlx::Connection>::Options,
+    reach: Reach,
 }
 
 impl<DB: Database> managed::Manager for Connector<DB> {
     type Type = Checked<DB::Connection>;
     type Error = sqlx::Error;
 
-    /// Opens a connection, trying again while the server refuses or drops
+    /// Opens a connection, trying again while a server refuses or drops
     /// it (a restart): the pool's create timeout ends the attempts, so a
     /// request waits out a short outage as it does on sqlx's pool.
     async fn create(&self) -> Result<Self::Type, sqlx::Error> {
@@ -73,7 +90,7 @@ impl<DB: Database> managed::Manager for Connector<DB> {
             let checked_at = CONNECTION_FAILURES.load(Ordering::Relaxed);
             match self.options.connect().await {
                 Ok(conn) => return Ok(Checked { conn, checked_at }),
-                Err(sqlx::Error::Io(_)) => {
+                Err(sqlx::Error::Io(_)) if self.reach == Reach::Server => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(500));
                 }
@@ -82,7 +99,12 @@ impl<DB: Database> managed::Manager for Connector<DB> {
         }
     }
 
+    /// Pings a server's connection that sat idle or predates a failure;
+    /// hands an in-process one out as it is.
     async fn recycle(&self, obj: &mut Self::Type, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if self.reach == Reach::InProcess {
+            return Ok(());
+        }
         let failures = CONNECTION_FAILURES.load(Ordering::Relaxed);
         if metrics.last_used() >= PING_IF_IDLE_FOR || obj.checked_at != failures {
             obj.conn.ping().await.map_err(RecycleError::Backend)?;
@@ -109,16 +131,17 @@ impl<DB: Database> Clone for StatementPool<DB> {
 }
 
 impl<DB: Database> StatementPool<DB> {
-    /// A pool of at most `max` connections opened with `options`; waiting
-    /// for one and opening one each give up after `timeout`, as sqlx's
-    /// pool does.
+    /// A pool of at most `max` connections opened with `options`, checked
+    /// as `reach` asks; waiting for one and opening one each give up after
+    /// `timeout`, as sqlx's pool does.
     pub(crate) fn new(
         name: &'static str,
         options: <DB::Connection as sqlx::Connection>::Options,
+        reach: Reach,
         max: u32,
         timeout: Duration,
     ) -> StoreResult<Self> {
-        managed::Pool::builder(Connector { options })
+        managed::Pool::builder(Connector { options, reach })
             .max_size(max as usize)
             .wait_timeout(Some(timeout))
             .create_timeout(Some(timeout))
