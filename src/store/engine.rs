@@ -61,6 +61,15 @@ pub(crate) struct Db<DB: Database> {
     pub(crate) statements: StatementPool<DB>,
 }
 
+impl<DB: Database> Clone for Db<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            write: self.write.clone(),
+            statements: self.statements.clone(),
+        }
+    }
+}
+
 impl<DB: EngineSql> Db<DB> {
     /// A write transaction, timing the wait for its connection.
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {

@@ -30,6 +30,7 @@ mod rollup_rebuild;
 mod rollup_window;
 mod rollups;
 mod rows;
+mod sqlite_creates;
 mod sqlite_redirects;
 mod statement_pool;
 mod stats;
@@ -85,7 +86,9 @@ pub struct Store {
     /// How many lists stream from the database at once.
     list_turns: list_turns::ListTurns,
     /// Which codes may be stored (see `known_codes`, kept by `code_watch`).
-    known: known_codes::KnownCodes,
+    known: std::sync::Arc<known_codes::KnownCodes>,
+    /// New links waiting to be written together (SQLite only).
+    create_groups: sqlite_creates::CreateGroups,
 }
 
 /// A connection pool's state, for `/metrics`.
@@ -124,7 +127,8 @@ impl Store {
             engine,
             codes: CodeSource::random(),
             list_turns: list_turns::ListTurns::for_this_machine(),
-            known: known_codes::KnownCodes::default(),
+            known: std::sync::Arc::default(),
+            create_groups: sqlite_creates::CreateGroups::default(),
         })
     }
 

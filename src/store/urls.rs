@@ -4,17 +4,18 @@
 use futures_util::TryStreamExt as _;
 
 use super::events::batch_json;
-use sqlx::{FromRow as _, Postgres, Row as _, Sqlite};
+use sqlx::{FromRow as _, Postgres, Row as _};
 
 use super::code_watch;
 use super::engine::Db;
 use super::rows::{LinkRow, UrlRow, LINK_COLUMNS, URL_COLUMNS};
+use super::sqlite_creates;
 use super::{
     on_engine, ConflictField, Engine, Page, RowStream, Store, StoreError, StoreResult, UrlFilter,
 };
 use crate::domain::{
-    format_spaced_timestamp, now_utc, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl,
-    ShortCode, ShortUrl, UrlPatch,
+    now_utc, CodeSource, DeleteReason, Id, Link, MaxRedirects, NewEvent, NewShortUrl, ShortCode,
+    ShortUrl, UrlPatch,
 };
 use crate::telemetry::{stage_timer, Stage};
 
@@ -41,26 +42,6 @@ static CREATE_URL_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
-/// `create_url` on SQLite as one call to the writer's thread, inside
-/// its transaction: the code is claimed when the owner exists and the code
-/// is free, the link is stored when the claim was (`changes()` is the rows
-/// the statement before changed, triggers' rows not counted), and its
-/// `created` event when the link was. The link's `URL_COLUMNS` come back,
-/// or no row when the owner is missing or the code taken. `$8` is the
-/// event's timestamp as the event log stores it, `$9` its details.
-static CREATE_URL_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "INSERT INTO short_codes (code) SELECT $2 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) \
-             ON CONFLICT DO NOTHING; \
-         INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, \
-             updated_at, expires_at, max_redirects) \
-             SELECT $1, $2, $3, $4, TRUE, $5, $5, $6, $7 WHERE changes() = 1 \
-             RETURNING {URL_COLUMNS}; \
-         INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-             SELECT last_insert_rowid(), $1, 'created', $8, $9 WHERE changes() = 1"
-    )
-});
-
 /// A code about to be stored, announced on the channel of the filter of
 /// stored codes (store/code_watch.rs) in a transaction of its own. It
 /// writes nothing worth waiting for, so its commit does not wait for the
@@ -76,6 +57,24 @@ async fn announce_code(conn: &mut sqlx::PgConnection, code: &str) -> StoreResult
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// How many codes `new` may try: its alias once, or fresh codes until one
+/// is free.
+pub(super) fn code_attempts(new: &NewShortUrl) -> usize {
+    if new.alias.is_some() {
+        1
+    } else {
+        CODE_ATTEMPTS
+    }
+}
+
+/// The code to try next for `new`: its alias, or a fresh one.
+pub(super) fn candidate_code(codes: &CodeSource, new: &NewShortUrl) -> ShortCode {
+    match &new.alias {
+        Some(alias) => alias.clone(),
+        None => codes.next_code(),
+    }
 }
 
 /// The position of the owner check in `CREATE_URL_PG`'s row.
@@ -97,76 +96,15 @@ impl Store {
         let _db = stage_timer(Stage::Db);
         match &self.engine {
             Engine::Postgres(db) => self.create_url_in_one_statement(db, new).await,
-            Engine::Sqlite(db) => self.create_url_in_a_transaction(db, new).await,
-        }
-    }
-
-    /// How many codes `new` may try: its alias once, or fresh codes until
-    /// one is free.
-    fn code_attempts(new: &NewShortUrl) -> usize {
-        if new.alias.is_some() {
-            1
-        } else {
-            CODE_ATTEMPTS
-        }
-    }
-
-    /// The code to try next for `new`: its alias, or a fresh one.
-    fn candidate_code(&self, new: &NewShortUrl) -> ShortCode {
-        match &new.alias {
-            Some(alias) => alias.clone(),
-            None => self.codes.next_code(),
-        }
-    }
-
-    /// SQLite: the owner check, the code's claim, the link and its
-    /// `created` event in one write transaction (one writer at a time, no
-    /// other process to tell about the code), all in one statement string
-    /// (`CREATE_URL_SQLITE`): every statement is a hand-off to the
-    /// connection's thread and back, and the writer is held through all of
-    /// them, so their count bounds how many links a second one writer
-    /// stores (docs/performance.md, "A new link in one call on SQLite").
-    async fn create_url_in_a_transaction(
-        &self,
-        db: &Db<Sqlite>,
-        new: &NewShortUrl,
-    ) -> StoreResult<ShortUrl> {
-        let mut tx = db.begin_write().await?;
-        let now = now_utc();
-        let stamp = format_spaced_timestamp(&now).to_string();
-        for _ in 0..Self::code_attempts(new) {
-            let code = self.candidate_code(new);
-            let details = NewEvent::created_details(code.as_str(), new.target.as_str());
-            // `fetch_all`: every statement of the string runs to its end.
-            let stored = sqlx::query_as::<_, UrlRow>(&CREATE_URL_SQLITE)
-                .bind(new.user_id.get())
-                .bind(code.as_str())
-                .bind(new.target.as_str())
-                .bind(new.title.as_ref().map(|t| t.as_str()))
-                .bind(now)
-                .bind(new.expires_at)
-                .bind(new.max_redirects.map(MaxRedirects::get))
-                .bind(&stamp)
-                .bind(sqlx::types::Json(details))
-                .fetch_all(&mut *tx)
-                .await?;
-            if let Some(row) = stored.into_iter().next() {
-                let url = row.into_url()?;
-                // Known before the commit, so no redirect can be told it is absent.
-                self.known.add(&url.short_code);
-                tx.commit().await?;
-                return Ok(url);
+            Engine::Sqlite(db) => {
+                let writer = sqlite_creates::Writer {
+                    db: db.clone(),
+                    codes: self.codes.clone(),
+                    known: self.known.clone(),
+                };
+                self.create_groups.create(writer, new).await
             }
-            let owner: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-                .bind(new.user_id.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if owner.is_none() {
-                return Err(StoreError::NotFound("user"));
-            }
-            metrics::counter!("kurz_short_code_collisions_total").increment(1);
         }
-        Err(StoreError::Conflict(ConflictField::ShortCode))
     }
 
     /// PostgreSQL: the owner check, the code's claim, the link and its
@@ -184,8 +122,8 @@ impl Store {
         // No transaction: a connection that skips sqlx's release ping
         // (store/statement_pool.rs).
         let mut conn = db.acquire_statement().await?;
-        for _ in 0..Self::code_attempts(new) {
-            let code = self.candidate_code(new);
+        for _ in 0..code_attempts(new) {
+            let code = candidate_code(&self.codes, new);
             let details = NewEvent::created_details(code.as_str(), new.target.as_str());
             // Known here and announced to every other process before the
             // insert, so no redirect anywhere can be told it is absent (an

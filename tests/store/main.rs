@@ -5,6 +5,7 @@
 //! where they live.
 
 use code_filter::the_code_filter_knows_every_writers_codes;
+use creations::creations_at_once_each_get_their_own_answer;
 use futures_util::TryStreamExt;
 use imports::imported_redirects_count_in_reports_as_a_rebuild_counts_them;
 use kurz::domain::{
@@ -20,6 +21,7 @@ use lists::{
 use stats::reports_equal_a_scan_of_the_event_log;
 
 mod code_filter;
+mod creations;
 mod imports;
 mod lists;
 mod partitions;
@@ -415,6 +417,7 @@ async fn a_client_event_must_name_things_that_exist(engine: Engine) {
 }
 
 for_each_engine!(
+    creations_at_once_each_get_their_own_answer,
     the_code_filter_knows_every_writers_codes,
     the_sqlite_writer_cache_is_sized_to_the_store,
     a_whole_list_reads_back_every_column_as_a_page_does,
