@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / "loadtest" / ".scale"
 RESULTS = ROOT / "loadtest" / "results"
-KURZ = ROOT / "target" / "release" / "kurz"
+# KURZ_BIN: a kurz binary to measure instead of building this tree.
+KURZ = Path(os.environ.get("KURZ_BIN", ROOT / "target" / "release" / "kurz"))
 WRK = ROOT / "loadtest" / "wrk"
 PG_PORT = 18532
 PG_URL = f"postgres://postgres@127.0.0.1:{PG_PORT}/kurz"
@@ -190,8 +191,12 @@ def generate_sqlite(links, events):
     log(f"links done; {events:,} events")
     start = dt.datetime.combine(months()[0][1], dt.time())
     step = (dt.datetime.now() - start).total_seconds() / events
-    db.executescript(f"""
-        DROP INDEX events_url_id_idx; DROP INDEX events_user_id_idx; DROP INDEX events_event_type_idx;
+    # The event log's indexes as kurz's migrations made them, rebuilt after the load.
+    indexes = [sql for (sql,) in db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL")]
+    names = [name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL")]
+    db.executescript("".join(f"DROP INDEX {name};" for name in names) + f"""
         BEGIN;
         WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {events})
         INSERT INTO events (id, url_id, user_id, event_type, timestamp, details)
@@ -200,11 +205,7 @@ def generate_sqlite(links, events):
                  json_object('short_code', 'k' || u, 'user_agent', 'Mozilla/5.0')
           FROM (SELECT i, zipf_link(abs(random()) / 9223372036854775807.0) AS u FROM g);
         COMMIT;
-        CREATE INDEX events_url_id_idx ON events (url_id, id);
-        CREATE INDEX events_user_id_idx ON events (user_id, id);
-        CREATE INDEX events_event_type_idx ON events (event_type, id) WHERE event_type <> 'redirect';
-        ANALYZE;
-    """)
+    """ + "".join(f"{sql};" for sql in indexes) + "ANALYZE;")
     db.close()
     (STATE / "sqlite" / "links_bytes").write_text(str(links_bytes))
     log("done")
@@ -223,7 +224,8 @@ def main():
     if args.action == "down":
         stop_pg()
         return
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "kurz"], cwd=ROOT, check=True)
+    if "KURZ_BIN" not in os.environ:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "kurz"], cwd=ROOT, check=True)
     started = time.time()
     if args.action == "generate":
         (generate_postgres if args.engine == "postgres" else generate_sqlite)(links, events)
