@@ -185,6 +185,15 @@ pub const SQLITE_MAX_READERS: u32 = 8;
 /// `writer_cache` sizes it up to the store.
 pub(crate) const WRITER_CACHE_FLOOR_PAGES: u64 = 2_048;
 
+/// Each SQLite reader's page cache, in KiB (SQLite's default is 2,000 KiB
+/// a connection). Readers look up single links and users, a list's rows
+/// and an event page's: pages the operating system's file cache holds as
+/// well. At the default, the readers' caches grew by 12 MiB while links
+/// were created (the code filter's rebuilds scan the code table through
+/// them), a fifth of a replica's memory budget (docs/performance.md,
+/// "Where SQLite's memory goes, and smaller reader caches").
+pub(crate) const SQLITE_READER_CACHE_KIB: u32 = 256;
+
 /// The page size of a new SQLite file (an existing file keeps its own).
 /// Every event batch rewrites the leaf that ends each active link's and
 /// each user's run in the event log's indexes, so the writer's cache must
@@ -237,7 +246,9 @@ pub(crate) async fn connect_sqlite(url: &str, max_connections: u32) -> StoreResu
     // a ping is one more hand-off to the connection's thread.
     let statements = StatementPool::new(
         "read",
-        options.read_only(true),
+        options
+            .read_only(true)
+            .pragma("cache_size", format!("-{SQLITE_READER_CACHE_KIB}")),
         Reach::InProcess,
         max_connections.min(SQLITE_MAX_READERS),
         Duration::from_secs(10),

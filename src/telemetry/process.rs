@@ -1,7 +1,11 @@
 //! Process metrics in the names Prometheus client libraries use
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
 //! `process_open_fds`, `process_start_time_seconds`), read from `/proc` at
-//! scrape time. On systems without `/proc` they are simply absent.
+//! scrape time. On systems without `/proc` they are simply absent. Beside
+//! them, what the SQLite library holds (its page caches, prepared
+//! statements and schema, for every connection of the process): SQLite
+//! allocates with the C library's allocator, not with the one the Rust heap
+//! uses, so this is the one place that share of the resident memory shows.
 
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +57,18 @@ pub fn refresh() {
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         metrics::gauge!("process_open_fds").set(fds.count() as f64);
+    }
+    // SAFETY: both read SQLite's global memory counters; they take no
+    // arguments and are safe to call from any thread at any time.
+    let (sqlite_now, sqlite_peak) = unsafe {
+        (
+            libsqlite3_sys::sqlite3_memory_used(),
+            libsqlite3_sys::sqlite3_memory_highwater(0),
+        )
+    };
+    if sqlite_peak > 0 {
+        metrics::gauge!("kurz_sqlite_memory_bytes").set(sqlite_now as f64);
+        metrics::gauge!("kurz_sqlite_memory_peak_bytes").set(sqlite_peak as f64);
     }
 }
 

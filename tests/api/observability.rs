@@ -248,3 +248,25 @@ async fn alert_drill_5xx_burst_and_instance_down_fire_in_time() {
         "fired before its `for` of 30 s: {took:?}"
     );
 }
+
+/// On SQLite the library's own memory (page caches, statements), which the
+/// Rust heap does not see, is exported beside the resident memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_memory_is_exported_beside_the_resident_memory() {
+    let (settings, db) = test_settings(Engine::Sqlite).await;
+    let app = spawn_app_with(settings, db).await;
+    let uid = app.create_user().await["id"].as_i64().unwrap();
+    app.create_url(uid, "https://example.com").await;
+    let exposition = app.get("/metrics").await.text;
+    let value = |name: &str| {
+        exposition
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} not exported:\n{exposition}"))
+    };
+    let now = value("kurz_sqlite_memory_bytes");
+    let peak = value("kurz_sqlite_memory_peak_bytes");
+    let resident = value("process_resident_memory_bytes");
+    assert!(now > 0.0 && now <= peak, "now {now}, peak {peak}");
+    assert!(peak < resident, "peak {peak}, resident {resident}");
+}
