@@ -58,8 +58,9 @@ pub fn refresh() {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         metrics::gauge!("process_open_fds").set(fds.count() as f64);
     }
-    // SAFETY: both read SQLite's global memory counters; they take no
-    // arguments and are safe to call from any thread at any time.
+    // SAFETY: both only read SQLite's global memory counters (0: the
+    // high-water mark is not reset) and are safe from any thread, also
+    // before SQLite is first used.
     let (sqlite_now, sqlite_peak) = unsafe {
         (
             libsqlite3_sys::sqlite3_memory_used(),
