@@ -8,6 +8,8 @@ imports and bytes on disk on it.
     python3 loadtest/scale.py import --engine postgres     # only the import rate (no big store needed)
     python3 loadtest/scale.py down                         # stop the PostgreSQL it started
 
+KURZ_BIN=/path/to/kurz measures that binary instead of building this tree.
+
 Link i (1 <= i <= N) has code "k<i>" and belongs to user 1 + i % U. Events
 go to links Zipf-distributed (s = 1, the same permutation loadtest/wrk/zipf.lua
 uses), ids in time order, spread over the three months before this one and
@@ -192,11 +194,10 @@ def generate_sqlite(links, events):
     start = dt.datetime.combine(months()[0][1], dt.time())
     step = (dt.datetime.now() - start).total_seconds() / events
     # The event log's indexes as kurz's migrations made them, rebuilt after the load.
-    indexes = [sql for (sql,) in db.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL")]
-    names = [name for (name,) in db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL")]
-    db.executescript("".join(f"DROP INDEX {name};" for name in names) + f"""
+    indexes = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL"
+    ).fetchall()
+    db.executescript("".join(f"DROP INDEX {name};" for name, _ in indexes) + f"""
         BEGIN;
         WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {events})
         INSERT INTO events (id, url_id, user_id, event_type, timestamp, details)
@@ -205,7 +206,7 @@ def generate_sqlite(links, events):
                  json_object('short_code', 'k' || u, 'user_agent', 'Mozilla/5.0')
           FROM (SELECT i, zipf_link(abs(random()) / 9223372036854775807.0) AS u FROM g);
         COMMIT;
-    """ + "".join(f"{sql};" for sql in indexes) + "ANALYZE;")
+    """ + "".join(f"{sql};" for _, sql in indexes) + "ANALYZE;")
     db.close()
     (STATE / "sqlite" / "links_bytes").write_text(str(links_bytes))
     log("done")
