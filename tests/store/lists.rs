@@ -1,8 +1,9 @@
-//! Link lists read back exactly what was written: a whole list and a page
-//! of the same filter agree on every column (NULL or not, text in several
-//! scripts, timestamps to the microsecond), and each row equals the link
-//! read alone. A whole list dropped part-way leaves the store's
-//! connections usable and the next lists whole.
+//! Link lists read back exactly what was written: each link as created
+//! holds what was sent, a whole list and a page of the same filter agree
+//! on every column (NULL or not, text in several scripts, timestamps to
+//! the microsecond), and each row equals the link read alone. A whole list
+//! dropped part-way leaves the store's connections usable and the next
+//! lists whole.
 
 use futures_util::{StreamExt, TryStreamExt};
 use kurz::domain::{now_utc, MaxRedirects, ShortUrl, Title, UrlPatch};
@@ -42,7 +43,17 @@ async fn varied_links(store: &Store) -> (kurz::domain::Id, Vec<ShortUrl>) {
             new.expires_at = Some(now_utc() + chrono::Duration::days(i as i64 + 1));
             new.max_redirects = Some(MaxRedirects::parse(i as i64 + 1).unwrap());
         }
+        let before = now_utc();
         let mut url = store.create_url(&new).await.unwrap();
+        // Checked against what was written, not only against another read.
+        assert_eq!(url.user_id, owner);
+        assert_eq!(url.original_url, new.target.as_str());
+        assert_eq!(url.title.as_deref(), new.title.as_ref().map(Title::as_str));
+        assert_eq!(url.expires_at, new.expires_at);
+        assert_eq!(url.max_redirects, new.max_redirects.map(MaxRedirects::get));
+        assert!(url.is_active);
+        assert!(before <= url.created_at && url.created_at <= now_utc());
+        assert_eq!(url.updated_at, url.created_at);
         if i % 5 == 0 {
             let off = UrlPatch {
                 is_active: Some(false),
