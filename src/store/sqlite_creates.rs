@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 use super::engine::Db;
 use super::known_codes::KnownCodes;
 use super::rows::{UrlRow, URL_COLUMNS};
-use super::urls::{candidate_code, code_attempts};
+use super::urls::{candidate_code, code_attempts, count_collision};
 use super::{ConflictField, StoreError, StoreResult};
 use crate::domain::{
     format_spaced_timestamp, now_utc, CodeSource, MaxRedirects, NewEvent, NewShortUrl, ShortCode,
@@ -216,25 +216,28 @@ async fn write_together(
         }
         first += size;
     }
-    for (member, answer) in group.iter().zip(answers.iter_mut()) {
-        if answer.is_some() {
+    let mut written = Vec::with_capacity(group.len());
+    for (member, answer) in group.iter().zip(answers) {
+        if let Some(answer) = answer {
+            written.push(answer);
             continue;
         }
         // A member's own answer (its link, a missing owner, no free code)
         // changes nothing for the others; any other error may have left
         // part of the member written, so none of the group is kept.
-        match create_in(&mut tx, writer, &member.new).await {
-            stored @ (Ok(_) | Err(StoreError::NotFound(_)) | Err(StoreError::Conflict(_))) => {
-                *answer = Some(stored)
+        let alone = create_in(&mut tx, writer, &member.new).await;
+        match alone {
+            Ok(_) | Err(StoreError::Conflict(_)) => {
+                // Its owner exists, so the group's try found its code taken.
+                count_collision(&member.new);
+                written.push(alone);
             }
+            Err(StoreError::NotFound(_)) => written.push(alone),
             Err(error) => return Err(error),
         }
     }
     tx.commit().await?;
-    Ok(answers
-        .into_iter()
-        .map(|answer| answer.unwrap_or(Err(StoreError::Corrupt("a new link went unanswered"))))
-        .collect())
+    Ok(written)
 }
 
 /// One creation in a transaction of its own.
@@ -266,7 +269,7 @@ async fn create_in(
         if owner.is_none() {
             return Err(StoreError::NotFound("user"));
         }
-        metrics::counter!("kurz_short_code_collisions_total").increment(1);
+        count_collision(new);
     }
     Err(StoreError::Conflict(ConflictField::ShortCode))
 }

@@ -69,6 +69,14 @@ pub(super) fn code_attempts(new: &NewShortUrl) -> usize {
     }
 }
 
+/// One more taken code, when the code was generated (a taken alias is
+/// the client's conflict, not a collision).
+pub(super) fn count_collision(new: &NewShortUrl) {
+    if new.alias.is_none() {
+        metrics::counter!("kurz_short_code_collisions_total").increment(1);
+    }
+}
+
 /// The code to try next for `new`: its alias, or a fresh one.
 pub(super) fn candidate_code(codes: &CodeSource, new: &NewShortUrl) -> ShortCode {
     match &new.alias {
@@ -157,7 +165,7 @@ impl Store {
                 }
                 return Ok(url);
             }
-            metrics::counter!("kurz_short_code_collisions_total").increment(1);
+            count_collision(new);
         }
         Err(StoreError::Conflict(ConflictField::ShortCode))
     }
