@@ -1,5 +1,6 @@
-# Sourced by loadtest/cpu-per-request, loadtest/instructions-per-request and
-# loadtest/writer-duty: one SQLite replica of the seed data on a fresh file,
+# Sourced by loadtest/cpu-per-request, loadtest/instructions-per-request,
+# loadtest/writer-duty, loadtest/creations, loadtest/sqlite-memory and
+# loadtest/grown-log: one SQLite replica of the seed data on a fresh file,
 # for measuring the redirect path, and where its event writer runs.
 #
 #   start_seeded_replica BINARY PORT [WRAPPER ...]
@@ -46,4 +47,10 @@ find_writer_threads() {
     if [ "$comm" = sqlx-sqlite-wor ] && [ -z "$writer" ]; then writer=$task; fi
     if [ "$comm" = kurz-events ]; then writer_loop=$task; fi
   done
+}
+
+# A memory figure of the replica from /proc/$pid/status, in whole MiB:
+# `replica_mib VmHWM` (the peak resident memory) or `replica_mib VmRSS`.
+replica_mib() {
+  awk -v field="$1:" '$1 == field {printf "%d", $2 / 1024}' "/proc/$pid/status"
 }

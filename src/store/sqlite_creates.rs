@@ -191,7 +191,8 @@ async fn write_together(
     group: &[Waiting],
 ) -> StoreResult<Vec<StoreResult<ShortUrl>>> {
     let mut tx = writer.db.begin_write().await?;
-    let mut answers: Vec<Option<StoreResult<ShortUrl>>> = group.iter().map(|_| None).collect();
+    // The links the group's statement strings stored, by member.
+    let mut stored: Vec<Option<ShortUrl>> = vec![None; group.len()];
     let mut first = 0;
     for size in string_sizes(group.len()) {
         let members = first..first + size;
@@ -211,15 +212,15 @@ async fn write_together(
             }) else {
                 return Err(StoreError::Corrupt("a new link matches none of its group"));
             };
-            answers[member] = Some(Ok(url));
+            stored[member] = Some(url);
             next = member + 1;
         }
         first += size;
     }
     let mut written = Vec::with_capacity(group.len());
-    for (member, answer) in group.iter().zip(answers) {
-        if let Some(answer) = answer {
-            written.push(answer);
+    for (member, link) in group.iter().zip(stored) {
+        if let Some(link) = link {
+            written.push(Ok(link));
             continue;
         }
         // A member's own answer (its link, a missing owner, no free code)

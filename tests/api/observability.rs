@@ -259,9 +259,7 @@ async fn sqlite_memory_is_exported_beside_the_resident_memory() {
     app.create_url(uid, "https://example.com").await;
     let exposition = app.get("/metrics").await.text;
     let value = |name: &str| {
-        exposition
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        kurz_testkit::metric_value(&exposition, name)
             .unwrap_or_else(|| panic!("{name} not exported:\n{exposition}"))
     };
     let now = value("kurz_sqlite_memory_bytes");
