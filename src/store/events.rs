@@ -4,21 +4,20 @@
 //! Multi-event writes in a transaction (a change's events) go through one
 //! statement that unpacks a JSON array (`EngineSql::INSERT_EVENT_BATCH`):
 //! the statement text never changes, so it stays prepared. The recorder's
-//! redirect batches, the hot path, go by COPY on PostgreSQL and by
-//! multi-row inserts of bound values on SQLite (`sqlite_redirects`), with
+//! redirect batches, the hot path, go by COPY on PostgreSQL (`pg_redirects`)
+//! and by multi-row inserts of bound values on SQLite (`sqlite_redirects`), with
 //! their roll-ups merged in the same transaction.
 
 use futures_util::TryStreamExt as _;
 use serde::ser::{SerializeTuple, Serializer};
 use serde::Serialize;
 
-use super::copy_text::CopyText;
 use super::rollup_merge;
 use super::rollup_window::RollupWindow;
 use super::rollups::Rollup;
 use super::rows::{EventRow, EVENT_COLUMNS};
-use super::sqlite_redirects;
 use super::{on_engine, Engine, EventFilter, Page, RowStream, Store, StoreError, StoreResult};
+use super::{pg_redirects, sqlite_redirects};
 use crate::domain::{format_spaced_timestamp, Event, Id, NewEvent, RedirectEvent};
 use crate::telemetry::{stage_timer, Stage};
 
@@ -68,41 +67,6 @@ pub(crate) fn batch_json<T: BatchRow>(events: &[T]) -> String {
 /// last milliseconds on a server crash (never on a clean stop). SQLite in
 /// WAL mode with `synchronous = NORMAL` already commits without an fsync.
 const PG_RELAX_COMMIT: &str = "SET LOCAL synchronous_commit = off";
-
-/// Redirect rows per COPY data message: about 300 KiB with browsers'
-/// user agents in `details`.
-const COPY_ROWS_PER_MESSAGE: usize = 1_000;
-
-/// The COPY that `redirects_copy_text` feeds (PostgreSQL).
-const COPY_REDIRECTS: &str = "COPY events (url_id, user_id, event_type, timestamp, details, \
-     visitor, referrer_host, browser, os, device, bot, country) FROM STDIN";
-
-/// A redirect batch as COPY text: PostgreSQL routes each row to its month's
-/// partition and reads `details` straight into JSONB, with no JSON array of
-/// the whole batch to parse first.
-pub(crate) fn redirects_copy_text(batch: &[RedirectEvent]) -> Vec<u8> {
-    let mut copy = CopyText::with_capacity(batch.len() * 256);
-    for event in batch {
-        let stamp = format_spaced_timestamp(&event.timestamp);
-        copy.int(event.url_id).int(event.user_id).text(b"redirect");
-        match stamp.ascii() {
-            Some(ascii) => copy.text(&ascii),
-            None => copy.plain(stamp),
-        };
-        let visitor = &event.visitor;
-        let agent = &visitor.agent.reading;
-        copy.json(&event.details())
-            .int(visitor.id)
-            .text_opt(event.referrer_host().map(str::as_bytes))
-            .text(agent.browser.as_bytes())
-            .text(agent.os.as_bytes())
-            .text(agent.device.as_str().as_bytes())
-            .text(if agent.bot { b"t" } else { b"f" })
-            .text_opt(visitor.country.as_ref().map(|c| c.as_str().as_bytes()));
-        copy.end_row();
-    }
-    copy.into_bytes()
-}
 
 /// `ORDER BY` for an event list: by the filtered column first (equal in
 /// every row, so the order is still by id), which makes the planner walk
@@ -292,13 +256,7 @@ impl Store {
                 let mut tx = db.begin_write().await?;
                 sqlx::query(PG_RELAX_COMMIT).execute(&mut *tx).await?;
                 if !batch.is_empty() {
-                    let mut copy = tx.copy_in_raw(COPY_REDIRECTS).await?;
-                    // In pieces: the connection's write buffer keeps the
-                    // size of the largest message it ever sent.
-                    for rows in batch.chunks(COPY_ROWS_PER_MESSAGE) {
-                        copy.send(redirects_copy_text(rows)).await?;
-                    }
-                    copy.finish().await?;
+                    pg_redirects::insert(&mut tx, batch).await?;
                 }
                 if let Some(rollup) = rollup {
                     rollup_merge::merge_pg(&mut tx, rollup).await?;
@@ -324,46 +282,5 @@ impl Store {
         let yesterday = crate::domain::now_utc().date() - chrono::Days::new(1);
         let mut known = self.seen_visitors.lock().unwrap_or_else(|e| e.into_inner());
         known.remember(merged.seen, yesterday);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::NaiveDate;
-
-    #[test]
-    fn a_redirect_is_one_copy_row_with_its_report_columns() {
-        let at = NaiveDate::from_ymd_opt(2025, 9, 19)
-            .and_then(|d| d.and_hms_opt(22, 25, 5))
-            .unwrap();
-        let event = RedirectEvent {
-            url_id: 7,
-            user_id: 2,
-            timestamp: at,
-            short_code: "abc".into(),
-            referrer: Some(Box::new(crate::domain::Referrer {
-                url: "https://t.co/x".into(),
-                host: Some("t.co".into()),
-            })),
-            visitor: crate::domain::Visitor {
-                id: 99,
-                country: crate::domain::CountryCode::parse("DE"),
-                agent: std::sync::Arc::new(crate::domain::SeenAgent {
-                    text: Some("curl/8".into()),
-                    reading: crate::domain::Agent {
-                        browser: "Other".into(),
-                        os: "Linux".into(),
-                        device: crate::domain::Device::Other,
-                        bot: false,
-                    },
-                }),
-            },
-        };
-        assert_eq!(
-            String::from_utf8(redirects_copy_text(&[event])).unwrap(),
-            "7\t2\tredirect\t2025-09-19 22:25:05\t{\"short_code\":\"abc\",\"referrer\":\"https://t.co/x\",\"user_agent\":\"curl/8\"}\
-             \t99\tt.co\tOther\tLinux\tother\tf\tDE\n"
-        );
     }
 }

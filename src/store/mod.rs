@@ -23,6 +23,7 @@ mod known_codes;
 mod list_turns;
 mod partition_order;
 mod partitions;
+mod pg_redirects;
 mod query;
 mod report_tiers;
 mod rollup_merge;
