@@ -4,9 +4,10 @@
 //! Multi-event writes in a transaction (a change's events) go through one
 //! statement that unpacks a JSON array (`EngineSql::INSERT_EVENT_BATCH`):
 //! the statement text never changes, so it stays prepared. The recorder's
-//! redirect batches, the hot path, go by COPY on PostgreSQL (`pg_redirects`)
-//! and by multi-row inserts of bound values on SQLite (`sqlite_redirects`), with
-//! their roll-ups merged in the same transaction.
+//! redirect batches, the hot path, go by COPY on PostgreSQL
+//! (`pg_redirects`) and by multi-row inserts of bound values on SQLite
+//! (`sqlite_redirects`), with their roll-ups merged in the same
+//! transaction.
 
 use futures_util::TryStreamExt as _;
 use serde::ser::{SerializeTuple, Serializer};
