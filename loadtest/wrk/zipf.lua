@@ -1,19 +1,31 @@
 -- Redirects over a generated store (loadtest/scale): link i has the code
 -- "k<i>", 1 <= i <= N, so no code list has to fit in memory.
--- wrk -s loadtest/wrk/zipf.lua URL -- N zipf|uniform|miss
+-- wrk -s loadtest/wrk/zipf.lua URL -- N zipf|uniform|miss [PACE_MS]
 --   zipf     rank r = floor(N^u) (Zipf, s = 1), mapped to a link by a fixed
 --            permutation so popular links are spread over the table
 --   uniform  every link equally likely: nearly every request misses the
 --            replica's cache and reads the store
 --   miss     codes that no link has ("m<i>"): the 404 path
+-- PACE_MS: each connection waits that long after every answer before its
+-- next request, so the rate stays under what the cores can serve and the
+-- latency is the service's, not a queue's (without it, every connection
+-- sends as fast as it can).
 package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
-local n, mode
+local n, mode, pace_ms
 local P = 1000003 -- prime, coprime to every N we use; N * P stays below 2^53
 
 function init(args)
   n = tonumber(args[1] or "10000000")
   mode = args[2] or "zipf"
+  pace_ms = tonumber(args[3] or "0")
+  if pace_ms > 0 then
+    -- Defined only when pacing: wrk puts every request behind a timer
+    -- once a script has `delay`, which would slow the unpaced rows.
+    delay = function()
+      return pace_ms
+    end
+  end
   report.seed_random()
 end
 
