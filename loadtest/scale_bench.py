@@ -13,7 +13,9 @@ Redis) on the generated store, wrk on the same machine.
             paced: each connection waits 1 ms after every answer, which
             holds the rate well under saturation and shows the path's own
             latency
-  events    keyset pages of a Zipf-chosen link's events, 16 connections
+  events    keyset pages of a Zipf-chosen link's events, 16 connections, as
+            fast as wrk can send and again paced (each connection waits 10 ms
+            after every answer)
 
 Each row after a redirect row starts once the event writer has written
 what that row queued (the wait is reported): at these sizes the writer
@@ -191,6 +193,8 @@ def bench(args, links, events):
         rows.append(("store (uniform)", row, store_share(before, cache_counts())))
         caught_up.append(writer_caught_up())
         rows.append(("events keyset page", b.measure("events", URL, 16, d, "events.lua", [str(links), str(events)], roles), None))
+        rows.append(("events keyset page, paced 10 ms per connection",
+                     b.measure("events", URL, 16, d, "events.lua", [str(links), str(events), "10"], roles), None))
         # 404s on a fresh replica (the redirect rows leave the event writer
         # busy for a while), then again with the filter of stored codes off:
         # every 404 a store look-up.

@@ -26,4 +26,17 @@ function report.seed_random()
   math.randomseed(os.time() + tonumber(addr:sub(-6), 16))
 end
 
+function report.pace(ms)
+  -- Each connection waits `ms` after every answer before its next request,
+  -- so the rate stays under what the cores can serve and the latency is the
+  -- service's, not a queue's. Defined only when pacing: once a script has
+  -- a global `delay`, wrk puts every request behind a timer, which would
+  -- slow the unpaced runs.
+  if ms and ms > 0 then
+    delay = function()
+      return ms
+    end
+  end
+end
+
 return report

@@ -6,26 +6,17 @@
 --   uniform  every link equally likely: nearly every request misses the
 --            replica's cache and reads the store
 --   miss     codes that no link has ("m<i>"): the 404 path
--- PACE_MS: each connection waits that long after every answer before its
--- next request, so the rate stays under what the cores can serve and the
--- latency is the service's, not a queue's (without it, every connection
--- sends as fast as it can).
+-- PACE_MS: each connection waits that long after every answer
+-- (report.pace); without it, every connection sends as fast as it can.
 package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
-local n, mode, pace_ms
+local n, mode
 local P = 1000003 -- prime, coprime to every N we use; N * P stays below 2^53
 
 function init(args)
   n = tonumber(args[1] or "10000000")
   mode = args[2] or "zipf"
-  pace_ms = tonumber(args[3] or "0")
-  if pace_ms > 0 then
-    -- Defined only when pacing: wrk puts every request behind a timer
-    -- once a script has `delay`, which would slow the unpaced rows.
-    delay = function()
-      return pace_ms
-    end
-  end
+  report.pace(tonumber(args[3] or "0"))
   report.seed_random()
 end
 
