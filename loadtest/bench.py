@@ -49,6 +49,7 @@ import urllib.request
 
 import lists
 import seed
+import visibility
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "fixtures" / "seed"
@@ -166,11 +167,16 @@ def run_wrk(url, conns, duration, script, args):
     return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
 
 
-def measure(name, url, conns, duration, script, args, roles):
-    """roles: {"kurz": [pids], ...}; CPU is summed over each role's process trees."""
+def measure(name, url, conns, duration, script, args, roles, probe=None):
+    """roles: {"kurz": [pids], ...}; CPU is summed over each role's process trees.
+    probe: a `visibility.Probe` to run beside wrk (redirect rows)."""
     before = role_cpu(roles)
     started = time.time()
-    r = run_wrk(url, conns, duration, script, args)
+    if probe:
+        with probe:
+            r = run_wrk(url, conns, duration, script, args)
+    else:
+        r = run_wrk(url, conns, duration, script, args)
     wall = time.time() - started
     after = role_cpu(roles)
     trees = {role: set().union(*(children(p) for p in pids)) for role, pids in roles.items()}
@@ -185,20 +191,35 @@ def measure(name, url, conns, duration, script, args, roles):
         "error_pct": 100.0 * errors / max(1, r["requests"]),
         "cpu": cpu, "rss": rss,
     }
+    if probe:
+        row["visibility"] = probe.summary()
     print(f"  {name:9} c={conns:<4} {row['rps']:>9.0f} req/s  p50 {row['p50_ms']:.2f}  "
           f"p95 {row['p95_ms']:.2f}  p99 {row['p99_ms']:.2f} ms  err {row['error_pct']:.2f}%  "
           + "  ".join(f"{k} {v:.2f}cpu/{rss[k][0]:.0f}MiB pss/{rss[k][1]:.0f}MiB peak" for k, v in cpu.items()), flush=True)
+    if probe:
+        print(f"            event visible after: {row['visibility']}", flush=True)
     return row
 
 
-def active_codes():
+def active_links():
     import csv
     with open(SEED / "urls.csv", newline="") as f:
-        codes = [r["short_code"] for r in csv.DictReader(f) if r["is_active"].lower() == "true"]
+        return [(r["short_code"], int(r["id"])) for r in csv.DictReader(f) if r["is_active"].lower() == "true"]
+
+
+def active_codes():
+    """The codes wrk draws from: every active seed link but the probe's."""
+    codes = [code for code, _ in active_links()[:-1]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "codes.txt"
     path.write_text("\n".join(codes) + "\n")
     return path
+
+
+def probe(url):
+    """A visibility probe on `url` for the active seed link wrk never draws."""
+    code, url_id = active_links()[-1]
+    return visibility.Probe(url, code, url_id)
 
 
 def stop(proc):
@@ -234,7 +255,8 @@ def bench_sqlite(args, codes, rows, accounting, name="sqlite", extra_env=None,
             run_wrk("http://127.0.0.1:19001", 50, 2, "redirect.lua", redirect_args(args, codes))
             for c in args.conns:
                 rows.append(measure(name, "http://127.0.0.1:19001", c, args.duration,
-                                    "redirect.lua", redirect_args(args, codes), {"kurz": [proc.pid]}))
+                                    "redirect.lua", redirect_args(args, codes), {"kurz": [proc.pid]},
+                                    probe("http://127.0.0.1:19001")))
         # Creations last: they grow the seed users' lists.
         for extra, script, script_args in (("sqlite-reads", "path.lua", ["/users/7"]),
                                            ("sqlite-creates", "create.lua", ["400"])):
@@ -282,7 +304,8 @@ def bench_cluster(args, codes, rows, accounting, workloads, list_results):
         if "postgres" in workloads:
             for c in args.conns:
                 rows.append(measure("postgres", replica1, c, args.duration, "redirect.lua", redirect_args(args, codes),
-                                    {"kurz": [replicas[0]], "postgres": [pg_pid], "redis": [pid_of("redis")]}))
+                                    {"kurz": [replicas[0]], "postgres": [pg_pid], "redis": [pid_of("redis")]},
+                                    probe(replica1)))
         if "reads" in workloads:
             for c in args.conns:
                 rows.append(measure("reads", replica1, c, args.duration, "path.lua", ["/users/7"],
@@ -341,6 +364,10 @@ def table(rows, accounting, args):
     lines += ["", "| service | redirects served | redirect events stored | exit code |", "|---|---:|---:|---:|"]
     for a in accounting:
         lines.append(f"| {a['service']} | {a['served']:,} | {a['stored']:,} | {a['exit']} |")
+    probed = [r for r in rows if "visibility" in r]
+    if probed:
+        lines += ["", "A redirect's event in GET /events, while the redirect rows ran (loadtest/visibility.py):",
+                  "", visibility.table(probed)]
     header = (f"Run {time.strftime('%Y-%m-%d %H:%M:%S')} on {os.cpu_count()} cores; "
               f"wrk -t2, {args.duration}s per run, 5 s request timeout.\n\n")
     return header + "\n".join(lines) + "\n"
