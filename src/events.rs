@@ -138,12 +138,14 @@ impl EventRecorder {
 
 impl EventSink {
     /// Queues an event. Waits only when the queue is full: up to
-    /// `BACKPRESSURE_LIMIT` while the writer is writing, `overflow_wait`
-    /// while it is failing.
+    /// `BACKPRESSURE_LIMIT` while the writer is writing (the queue is full
+    /// at its admission limit, half a second of the writer's pace), and
+    /// `overflow_wait` while it is failing (full at its capacity: during an
+    /// outage every event the queue can hold is kept for later).
     pub async fn record(&self, event: RedirectEvent) {
         let queued = || self.tx.max_capacity() - self.tx.capacity();
-        if queued() >= self.admission.limit() {
-            let deadline = Instant::now() + self.patience();
+        if self.writer_ok.load(Ordering::Relaxed) && queued() >= self.admission.limit() {
+            let deadline = Instant::now() + BACKPRESSURE_LIMIT;
             if !self.admission.wait_for_room(queued, deadline).await {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);

@@ -11,7 +11,9 @@
 //! writer's pace keeps the count where the writer keeps up (the limit is
 //! then above what is ever queued) and the lag where it does not: a
 //! saturated replica waits for room sooner, as it already did at the
-//! count limit.
+//! count limit. While writes fail, the limit does not apply: an outage
+//! keeps every event the queue can hold, and the lag is moot until the
+//! store is back.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
