@@ -7,10 +7,7 @@
 //! can fill, then writes everything queued in one statement; fewer, larger
 //! commits rewrite the event log's index pages far less often. A full queue
 //! while the writer is writing means redirects arrive faster than the store
-//! takes events. The queue counts as full at its capacity or at half a
-//! second of the writer's pace, whichever is less (`Admission`), so an
-//! event reaches `GET /events` within a second at any load. `record` then
-//! waits for room (up to `BACKPRESSURE_LIMIT`),
+//! takes events: `record` then waits for room (up to `BACKPRESSURE_LIMIT`),
 //! so a saturated replica slows to its store's pace instead of losing
 //! events. While writes fail it waits only `overflow_wait`, then drops the
 //! event and counts it (`kurz_events_dropped_total`): an outage of the
@@ -33,11 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::RedirectEvent;
 use crate::store::{RollupWindow, Store};
 
-mod admission;
-mod flushes;
 mod writer;
-use admission::Admission;
-use flushes::Flushes;
 use writer::Writer;
 
 /// How the recorder batches and how patient it is.
@@ -79,8 +72,6 @@ pub struct EventSink {
     dropped: Arc<AtomicU64>,
     /// False while the writer's last attempt failed.
     writer_ok: Arc<AtomicBool>,
-    /// How many queued events `record` admits before it waits.
-    admission: Arc<Admission>,
 }
 
 /// Owns the writer; `close` drains it.
@@ -95,16 +86,11 @@ impl EventRecorder {
         let (flushes, flush_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let writer_ok = Arc::new(AtomicBool::new(true));
-        let admission = Arc::new(Admission::new(
-            settings.queue_capacity.max(1),
-            settings.max_batch,
-        ));
         let writer = Writer::spawn(write_loop(
             store,
             Intake {
                 events: rx,
                 flushes: flush_rx,
-                admission: admission.clone(),
             },
             settings.clone(),
             stop.clone(),
@@ -118,7 +104,6 @@ impl EventRecorder {
             queued: metrics::counter!("kurz_events_queued_total"),
             dropped: Arc::default(),
             writer_ok,
-            admission,
         };
         (Self { stop, writer }, sink)
     }
@@ -138,20 +123,9 @@ impl EventRecorder {
 
 impl EventSink {
     /// Queues an event. Waits only when the queue is full: up to
-    /// `BACKPRESSURE_LIMIT` while the writer is writing (the queue is full
-    /// at its admission limit, half a second of the writer's pace), and
-    /// `overflow_wait` while it is failing (full at its capacity: during an
-    /// outage every event the queue can hold is kept for later).
+    /// `BACKPRESSURE_LIMIT` while the writer is writing, `overflow_wait`
+    /// while it is failing.
     pub async fn record(&self, event: RedirectEvent) {
-        let queued = || self.tx.max_capacity() - self.tx.capacity();
-        if self.writer_ok.load(Ordering::Relaxed) && queued() >= self.admission.limit() {
-            let deadline = Instant::now() + BACKPRESSURE_LIMIT;
-            if !self.admission.wait_for_room(queued, deadline).await {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
-                return;
-            }
-        }
         let event = match self.tx.try_send(event) {
             Ok(()) => {
                 self.depth.increment(1.0);
@@ -165,7 +139,12 @@ impl EventSink {
                 return;
             }
         };
-        match self.tx.send_timeout(event, self.patience()).await {
+        let wait = if self.writer_ok.load(Ordering::Relaxed) {
+            BACKPRESSURE_LIMIT
+        } else {
+            self.overflow_wait
+        };
+        match self.tx.send_timeout(event, wait).await {
             Ok(()) => {
                 self.depth.increment(1.0);
                 self.queued.increment(1);
@@ -174,16 +153,6 @@ impl EventSink {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
             }
-        }
-    }
-
-    /// How long `record` waits for room: long while the writer is writing
-    /// (it is behind, not stuck), short while it is failing.
-    fn patience(&self) -> Duration {
-        if self.writer_ok.load(Ordering::Relaxed) {
-            BACKPRESSURE_LIMIT
-        } else {
-            self.overflow_wait
         }
     }
 
@@ -219,8 +188,29 @@ async fn fit_writer_cache(store: &Store, batch_rows: usize) {
 struct Intake {
     events: mpsc::Receiver<RedirectEvent>,
     flushes: mpsc::UnboundedReceiver<FlushWaiter>,
-    /// Told when events leave the queue, and the writer's pace.
-    admission: Arc<Admission>,
+}
+
+/// Flush requests waiting, and how many more events must be written
+/// before they are answered: the events in hand and queued when the last
+/// one came (the queue is first in, first out, so those are the next ones
+/// written).
+#[derive(Default)]
+struct Flushes {
+    waiting: Vec<FlushWaiter>,
+    owed: usize,
+}
+
+impl Flushes {
+    fn add(&mut self, done: FlushWaiter, queued: usize) {
+        self.waiting.push(done);
+        self.owed = self.owed.max(queued);
+    }
+
+    /// Counts `written` events; true once the waiting flushes are due.
+    fn wrote(&mut self, written: usize) -> bool {
+        self.owed = self.owed.saturating_sub(written);
+        !self.waiting.is_empty() && self.owed == 0
+    }
 }
 
 async fn write_loop(
@@ -286,12 +276,8 @@ async fn write_loop(
             }
             take_queued(rx, &mut batch, settings.max_batch);
         }
-        // Events left the queue: `record`s waiting for room look again.
-        intake.admission.taken();
         let written = batch.len();
-        if let Some(took) = write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await {
-            intake.admission.paced(written, took);
-        }
+        write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await;
         if flushes.wrote(written) {
             // A flushed report is complete: the roll-ups are merged first.
             merge_window(store.as_ref(), &mut window).await;
@@ -339,16 +325,15 @@ async fn merge_window(store: &Store, window: &mut RollupWindow) -> bool {
     }
 }
 
-/// Writes the events of `batch` and empties it (keeping its allocation);
-/// how long the commit that succeeded took (`None` for an empty batch).
+/// Writes the events of `batch` and empties it (keeping its allocation).
 async fn write_batch(
     store: &Store,
     batch: &mut Vec<RedirectEvent>,
     writer_ok: &AtomicBool,
     window: &mut RollupWindow,
-) -> Option<Duration> {
+) {
     if batch.is_empty() {
-        return None;
+        return;
     }
     let events = batch.as_slice();
     metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
@@ -360,13 +345,11 @@ async fn write_batch(
         let started = Instant::now();
         match store.commit_redirect_batch(events, window).await {
             Ok(()) => {
-                let took = started.elapsed();
                 writer_ok.store(true, Ordering::Relaxed);
                 metrics::histogram!("kurz_events_flush_duration_seconds")
-                    .record(took.as_secs_f64());
+                    .record(started.elapsed().as_secs_f64());
                 metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
-                batch.clear();
-                return Some(took);
+                break;
             }
             Err(error) => {
                 writer_ok.store(false, Ordering::Relaxed);
@@ -377,5 +360,30 @@ async fn write_batch(
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
+    }
+    batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flushes;
+    use tokio::sync::oneshot;
+
+    #[test]
+    fn a_flush_is_due_once_the_events_before_it_are_written() {
+        let mut flushes = Flushes::default();
+        assert!(!flushes.wrote(10), "no flush waits");
+        let (first, _wait_first) = oneshot::channel();
+        flushes.add(first, 5);
+        assert!(!flushes.wrote(3));
+        let (second, _wait_second) = oneshot::channel();
+        // The first's two still queued, and two more behind them.
+        flushes.add(second, 4);
+        assert!(!flushes.wrote(1));
+        assert!(flushes.wrote(3));
+        let (nothing_queued, _wait) = oneshot::channel();
+        let mut idle = Flushes::default();
+        idle.add(nothing_queued, 0);
+        assert!(idle.wrote(0), "nothing queued: due at once");
     }
 }
