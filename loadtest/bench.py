@@ -36,6 +36,7 @@ Results: loadtest/results/latest.md and latest.json.
 """
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -201,7 +202,9 @@ def measure(name, url, conns, duration, script, args, roles, probe=None):
     return row
 
 
+@functools.cache
 def active_links():
+    """(short code, id) of every active seed link, read once."""
     import csv
     with open(SEED / "urls.csv", newline="") as f:
         return [(r["short_code"], int(r["id"])) for r in csv.DictReader(f) if r["is_active"].lower() == "true"]

@@ -40,6 +40,9 @@ class Probe:
         self._thread.join(timeout=GIVE_UP_S + 5)
         return False
 
+    def _connect(self):
+        return http.client.HTTPConnection(self.host, self.port, timeout=10)
+
     def _get(self, conn, path):
         conn.request("GET", path)
         response = conn.getresponse()
@@ -61,7 +64,7 @@ class Probe:
         return last
 
     def _run(self):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        conn = self._connect()
         try:
             last = self._last_id(conn)
         except (OSError, ValueError, http.client.HTTPException):
@@ -73,7 +76,7 @@ class Probe:
             except (OSError, ValueError, http.client.HTTPException):
                 self.failures += 1
                 conn.close()
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                conn = self._connect()
             self._stop.wait(EVERY_S)
         conn.close()
 
