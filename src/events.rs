@@ -3,9 +3,13 @@
 //!
 //! `EventSink::record` never waits on the database. The writer (a thread
 //! of its own on a multi-threaded runtime, see `Writer`) wakes on the
-//! first queued event, sleeps `linger` (250 ms by default) so a batch
-//! can fill, then writes everything queued in one statement; fewer, larger
-//! commits rewrite the event log's index pages far less often. A full queue
+//! first queued event, lingers so a batch can fill, then writes everything
+//! queued in one statement; fewer, larger commits rewrite the event log's
+//! index pages far less often. The linger (250 ms by default) counts from
+//! the oldest event's arrival, not from the writer's waking: events that
+//! queued up during a commit have waited since it began (`linger_until`),
+//! so under load an event waits at most one linger, or one commit if that
+//! is longer, before its batch is taken. A full queue
 //! while the writer is writing means redirects arrive faster than the store
 //! takes events: `record` then waits for room (up to `BACKPRESSURE_LIMIT`),
 //! so a saturated replica slows to its store's pace instead of losing
@@ -30,7 +34,11 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::RedirectEvent;
 use crate::store::{RollupWindow, Store};
 
+mod cadence;
+mod flushes;
 mod writer;
+use cadence::{linger_until, LastTake};
+use flushes::{FlushWaiter, Flushes};
 use writer::Writer;
 
 /// How the recorder batches and how patient it is.
@@ -52,9 +60,6 @@ pub struct RecorderSettings {
 /// How long `record` waits for room in a full queue while the writer is
 /// succeeding (it is behind, not stuck).
 const BACKPRESSURE_LIMIT: Duration = Duration::from_secs(2);
-
-/// A flush request: answered once every event queued before it is written.
-type FlushWaiter = oneshot::Sender<()>;
 
 /// The handle request handlers hold; cheap to clone.
 #[derive(Clone)]
@@ -190,29 +195,6 @@ struct Intake {
     flushes: mpsc::UnboundedReceiver<FlushWaiter>,
 }
 
-/// Flush requests waiting, and how many more events must be written
-/// before they are answered: the events in hand and queued when the last
-/// one came (the queue is first in, first out, so those are the next ones
-/// written).
-#[derive(Default)]
-struct Flushes {
-    waiting: Vec<FlushWaiter>,
-    owed: usize,
-}
-
-impl Flushes {
-    fn add(&mut self, done: FlushWaiter, queued: usize) {
-        self.waiting.push(done);
-        self.owed = self.owed.max(queued);
-    }
-
-    /// Counts `written` events; true once the waiting flushes are due.
-    fn wrote(&mut self, written: usize) -> bool {
-        self.owed = self.owed.saturating_sub(written);
-        !self.waiting.is_empty() && self.owed == 0
-    }
-}
-
 async fn write_loop(
     store: Arc<Store>,
     mut intake: Intake,
@@ -229,10 +211,16 @@ async fn write_loop(
     fit_writer_cache(&store, settings.max_batch).await;
     let mut next_fit = Instant::now() + CACHE_FIT_INTERVAL;
     let mut window = RollupWindow::new(settings.rollup_window);
+    let mut last_take = LastTake {
+        at: Instant::now(),
+        left_backlog: false,
+    };
     loop {
         let rx = &mut intake.events;
         if !closing && flushes.waiting.is_empty() {
             let due = window.due_at().unwrap_or_else(Instant::now);
+            // Events already waiting arrived while the last batch was written.
+            let found_queued = !rx.is_empty();
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {
@@ -256,12 +244,13 @@ async fn write_loop(
             }
             // Linger for a fuller batch, unless someone waits on a flush. The
             // writer sleeps instead of waking for every event that arrives.
-            if batch.len() < settings.max_batch {
+            let until = linger_until(Instant::now(), settings.linger, found_queued, last_take);
+            if batch.len() < settings.max_batch && until > Instant::now() {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => {}
                     Some(done) = intake.flushes.recv() => flushes.add(done, batch.len() + rx.len()),
-                    () = tokio::time::sleep(settings.linger) => {}
+                    () = tokio::time::sleep_until(until.into()) => {}
                 }
             }
             take_queued(rx, &mut batch, settings.max_batch);
@@ -276,6 +265,10 @@ async fn write_loop(
             }
             take_queued(rx, &mut batch, settings.max_batch);
         }
+        last_take = LastTake {
+            at: Instant::now(),
+            left_backlog: !rx.is_empty(),
+        };
         let written = batch.len();
         write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await;
         if flushes.wrote(written) {
@@ -362,28 +355,4 @@ async fn write_batch(
         }
     }
     batch.clear();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Flushes;
-    use tokio::sync::oneshot;
-
-    #[test]
-    fn a_flush_is_due_once_the_events_before_it_are_written() {
-        let mut flushes = Flushes::default();
-        assert!(!flushes.wrote(10), "no flush waits");
-        let (first, _wait_first) = oneshot::channel();
-        flushes.add(first, 5);
-        assert!(!flushes.wrote(3));
-        let (second, _wait_second) = oneshot::channel();
-        // The first's two still queued, and two more behind them.
-        flushes.add(second, 4);
-        assert!(!flushes.wrote(1));
-        assert!(flushes.wrote(3));
-        let (nothing_queued, _wait) = oneshot::channel();
-        let mut idle = Flushes::default();
-        idle.add(nothing_queued, 0);
-        assert!(idle.wrote(0), "nothing queued: due at once");
-    }
 }
