@@ -189,7 +189,7 @@ impl EventImport<'_> {
                 for part in open.chunks(SQLITE_CHUNK) {
                     let mut tx = db.begin_write().await?;
                     let mut fresh = Vec::with_capacity(part.len());
-                    for rows in part.chunks(SQLITE_ROWS_PER_INSERT) {
+                    for rows in SQLITE_INSERT.chunks(part) {
                         let sql = SQLITE_INSERT.text(rows.len());
                         let mut insert = sqlx::query_scalar::<_, i64>(&sql);
                         for (_, row) in rows {

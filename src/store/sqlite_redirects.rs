@@ -1,6 +1,7 @@
 //! Redirect batches into SQLite: multi-row `INSERT … VALUES` statements of
-//! bound parameters, `ROWS_PER_STATEMENT` rows each (the full-size
-//! statement text never changes, so it stays prepared). No JSON array is
+//! bound parameters, `ROWS_PER_STATEMENT` rows each and the rest in
+//! power-of-two sizes (`RowsStatement::chunks`), so that the connection
+//! keeps a handful of prepared statements, never one per batch length. No JSON array is
 //! built for the batch and none is unpacked column by column; measured,
 //! the writer's cost per event stayed what the `json_each` form cost
 //! (docs/performance.md, "Redirects with analytics"): the row itself, its
@@ -59,6 +60,28 @@ impl RowsStatement {
         }
     }
 
+    /// Splits `items` into one statement's rows each: full statements
+    /// first, then the rest in power-of-two sizes, largest first.
+    ///
+    /// The connection keeps every statement it prepares (sqlx caches up to
+    /// 100 by their text), and one of several hundred rows holds a few
+    /// hundred KiB of SQLite's memory. A rest of any length would make a
+    /// new statement for almost every batch, until the cache held a hundred
+    /// of them; in powers of two there are never more than ten.
+    pub(super) fn chunks<'a, T>(&self, mut items: &'a [T]) -> impl Iterator<Item = &'a [T]> {
+        let full = self.full_rows.max(1);
+        std::iter::from_fn(move || {
+            let len = items.len();
+            if len == 0 {
+                return None;
+            }
+            let size = if len >= full { full } else { 1 << len.ilog2() };
+            let (chunk, rest) = items.split_at(size);
+            items = rest;
+            Some(chunk)
+        })
+    }
+
     /// The statement for `rows` rows.
     pub(super) fn text(&self, rows: usize) -> Cow<'_, str> {
         if rows == self.full_rows {
@@ -94,7 +117,7 @@ pub(crate) async fn insert(
     // details are bound as owned strings, which sqlx hands to SQLite as
     // they are; a borrowed one would be copied once more before the
     // statement runs.
-    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+    for chunk in REDIRECTS.chunks(batch) {
         let sql = REDIRECTS.text(chunk.len());
         let mut query = sqlx::query(&sql);
         for event in chunk {
@@ -124,6 +147,16 @@ pub(crate) async fn insert(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_goes_in_full_statements_then_powers_of_two() {
+        let rows: Vec<usize> = (0..2_837).collect();
+        let sizes: Vec<usize> = REDIRECTS.chunks(&rows).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [1_000, 1_000, 512, 256, 64, 4, 1]);
+        let rejoined: Vec<usize> = REDIRECTS.chunks(&rows).flatten().copied().collect();
+        assert_eq!(rejoined, rows, "every row once, in order");
+        assert_eq!(REDIRECTS.chunks(&rows[..0]).count(), 0);
+    }
 
     #[test]
     fn a_statement_has_one_placeholder_per_value_and_fits_sqlites_limit() {
