@@ -1,8 +1,9 @@
 //! Redirect batches into SQLite: multi-row `INSERT … VALUES` statements of
 //! bound parameters, `ROWS_PER_STATEMENT` rows each and the rest in
 //! power-of-two sizes (`RowsStatement::chunks`), so that the connection
-//! keeps a handful of prepared statements, never one per batch length. No JSON array is
-//! built for the batch and none is unpacked column by column; measured,
+//! keeps a handful of prepared statements, never one per batch length.
+//! No JSON array is built for the batch and none is unpacked column by
+//! column; measured,
 //! the writer's cost per event stayed what the `json_each` form cost
 //! (docs/performance.md, "Redirects with analytics"): the row itself, its
 //! indexes and the page writes are what the single writer pays for.
