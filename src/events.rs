@@ -219,7 +219,8 @@ async fn write_loop(
         let rx = &mut intake.events;
         if !closing && flushes.waiting.is_empty() {
             let due = window.due_at().unwrap_or_else(Instant::now);
-            // Events already waiting arrived while the last batch was written.
+            // Events already waiting arrived after `last_take` (while the
+            // last batch or an idle merge was being written).
             let found_queued = !rx.is_empty();
             tokio::select! {
                 biased;
@@ -235,7 +236,12 @@ async fn write_loop(
                 }
                 // Idle with sums pending: merge them when they are due.
                 () = tokio::time::sleep_until(due.into()), if !window.is_empty() => {
+                    let (merging, quiet) = (Instant::now(), rx.is_empty());
                     merge_window(store.as_ref(), &mut window).await;
+                    if quiet {
+                        // What queues during the merge is no older than it.
+                        last_take = LastTake { at: merging, left_backlog: false };
+                    }
                     continue;
                 }
                 received = rx.recv_many(&mut batch, settings.max_batch) => {

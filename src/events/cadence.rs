@@ -5,8 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-/// When the writer last took a batch from the queue, and whether it left
-/// events behind (more than one batch was queued).
+/// When the writer last took a batch from the queue (or began an idle
+/// merge of the roll-ups with nothing queued): what is queued now arrived
+/// after it. And whether the take left events behind (more than one
+/// batch was queued).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct LastTake {
     pub(super) at: Instant,
