@@ -41,6 +41,7 @@ pub mod defaults {
     pub const SQLITE_EVENT_LINGER_MS: u64 = 250;
     pub const ROLLUP_WINDOW_MS: u64 = 1_000;
     pub const EVENT_OVERFLOW_WAIT_MS: u64 = 100;
+    pub const EVENT_LAG_BUDGET_MS: u64 = 300;
     pub const SHUTDOWN_TIMEOUT_SECS: u64 = 25;
     pub const SHUTDOWN_DRAIN_MS: u64 = 0;
     pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
@@ -191,6 +192,12 @@ pub struct Settings {
     /// written (default 250 on both engines).
     #[arg(long, env = "KURZ_EVENT_LINGER_MS")]
     pub event_linger_ms: Option<u64>,
+
+    /// Milliseconds of the event writer's pace the queue may hold before
+    /// redirects wait for room, so that events reach `GET /events` within
+    /// a second; 0 bounds the queue by its capacity alone.
+    #[arg(long, env = "KURZ_EVENT_LAG_BUDGET_MS", default_value_t = defaults::EVENT_LAG_BUDGET_MS)]
+    pub event_lag_budget_ms: u64,
 
     /// Milliseconds the event writer sums the reports' roll-ups before
     /// merging them; reports follow redirects by up to this.
@@ -350,6 +357,7 @@ impl Settings {
             event_queue_capacity: d::EVENT_QUEUE_CAPACITY,
             event_batch_max: None,
             event_linger_ms: None,
+            event_lag_budget_ms: d::EVENT_LAG_BUDGET_MS,
             event_overflow_wait_ms: d::EVENT_OVERFLOW_WAIT_MS,
             rollup_window_ms: d::ROLLUP_WINDOW_MS,
             shutdown_timeout_secs: d::SHUTDOWN_TIMEOUT_SECS,

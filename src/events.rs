@@ -13,7 +13,9 @@
 //! while the writer is writing means redirects arrive faster than the store
 //! takes events: `record` then waits for room (up to `BACKPRESSURE_LIMIT`),
 //! so a saturated replica slows to its store's pace instead of losing
-//! events. While writes fail it waits only `overflow_wait`, then drops the
+//! events. The queue counts as full at its capacity or at 300 ms of the
+//! writer's pace, whichever is less (`Admission`), so that an event is in
+//! `GET /events` within a second at any load. While writes fail it waits only `overflow_wait`, then drops the
 //! event and counts it (`kurz_events_dropped_total`): an outage of the
 //! database must not make every redirect slow. A failed write is retried with backoff; the
 //! batch stays in memory meanwhile. `close` stops intake and writes
@@ -34,9 +36,13 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::RedirectEvent;
 use crate::store::{RollupWindow, Store};
 
+mod admission;
+mod batch;
 mod cadence;
 mod flushes;
 mod writer;
+use admission::Admission;
+use batch::{merge_window, take_queued, write_batch};
 use cadence::{linger_until, LastTake};
 use flushes::{FlushWaiter, Flushes};
 use writer::Writer;
@@ -50,6 +56,9 @@ pub struct RecorderSettings {
     pub max_batch: usize,
     /// How long a non-full batch waits for company before it is written.
     pub linger: Duration,
+    /// How much of the writer's pace the queue holds before `record`
+    /// waits (`Admission`); `None`: the capacity alone.
+    pub lag_budget: Option<Duration>,
     /// How long `record` waits for room in a full queue before dropping.
     pub overflow_wait: Duration,
     /// How long the writer sums the reports' roll-ups before merging them
@@ -77,6 +86,8 @@ pub struct EventSink {
     dropped: Arc<AtomicU64>,
     /// False while the writer's last attempt failed.
     writer_ok: Arc<AtomicBool>,
+    /// How many queued events `record` admits before it waits.
+    admission: Arc<Admission>,
 }
 
 /// Owns the writer; `close` drains it.
@@ -91,11 +102,13 @@ impl EventRecorder {
         let (flushes, flush_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let writer_ok = Arc::new(AtomicBool::new(true));
+        let admission = Arc::new(Admission::new(settings.queue_capacity, settings.lag_budget));
         let writer = Writer::spawn(write_loop(
             store,
             Intake {
                 events: rx,
                 flushes: flush_rx,
+                admission: admission.clone(),
             },
             settings.clone(),
             stop.clone(),
@@ -109,6 +122,7 @@ impl EventRecorder {
             queued: metrics::counter!("kurz_events_queued_total"),
             dropped: Arc::default(),
             writer_ok,
+            admission,
         };
         (Self { stop, writer }, sink)
     }
@@ -128,9 +142,18 @@ impl EventRecorder {
 
 impl EventSink {
     /// Queues an event. Waits only when the queue is full: up to
-    /// `BACKPRESSURE_LIMIT` while the writer is writing, `overflow_wait`
-    /// while it is failing.
+    /// `BACKPRESSURE_LIMIT` while the writer is writing (the queue is full
+    /// at its admission limit), `overflow_wait` while it is failing (full
+    /// at its capacity: during an outage every event it can hold is kept).
     pub async fn record(&self, event: RedirectEvent) {
+        if self.writer_ok.load(Ordering::Relaxed) {
+            let deadline = Instant::now() + BACKPRESSURE_LIMIT;
+            if !self.admission.enter(deadline).await {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
+                return;
+            }
+        }
         let event = match self.tx.try_send(event) {
             Ok(()) => {
                 self.depth.increment(1.0);
@@ -193,6 +216,8 @@ async fn fit_writer_cache(store: &Store, batch_rows: usize) {
 struct Intake {
     events: mpsc::Receiver<RedirectEvent>,
     flushes: mpsc::UnboundedReceiver<FlushWaiter>,
+    /// Told when events leave the queue, and the writer's pace.
+    admission: Arc<Admission>,
 }
 
 async fn write_loop(
@@ -248,14 +273,17 @@ async fn write_loop(
                     if received == 0 { break; }
                 }
             }
-            // Linger for a fuller batch, unless someone waits on a flush. The
-            // writer sleeps instead of waking for every event that arrives.
+            // Linger for a fuller batch, unless someone waits on a flush or
+            // the queue is at its admission limit. The writer sleeps instead
+            // of waking for every event that arrives.
             let until = linger_until(Instant::now(), settings.linger, found_queued, last_take);
-            if batch.len() < settings.max_batch && until > Instant::now() {
+            let at_limit = batch.len() + rx.len() >= intake.admission.limit();
+            if batch.len() < settings.max_batch && !at_limit && until > Instant::now() {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => {}
                     Some(done) = intake.flushes.recv() => flushes.add(done, batch.len() + rx.len()),
+                    () = intake.admission.pressed() => {}
                     () = tokio::time::sleep_until(until.into()) => {}
                 }
             }
@@ -275,8 +303,12 @@ async fn write_loop(
             at: Instant::now(),
             left_backlog: !rx.is_empty(),
         };
+        // Events left the queue: room for as many under the limit.
+        intake.admission.taken(rx.len());
         let written = batch.len();
-        write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await;
+        if let Some(took) = write_batch(store.as_ref(), &mut batch, &writer_ok, &mut window).await {
+            intake.admission.paced(written, took);
+        }
         if flushes.wrote(written) {
             // A flushed report is complete: the roll-ups are merged first.
             merge_window(store.as_ref(), &mut window).await;
@@ -289,6 +321,7 @@ async fn write_loop(
             next_fit = Instant::now() + CACHE_FIT_INTERVAL;
         }
     }
+    intake.admission.close();
     // Stopping: the sums still pending go too (`close` bounds the wait).
     let mut backoff = Duration::from_millis(50);
     while !window.is_empty() {
@@ -300,65 +333,4 @@ async fn write_loop(
     for done in flushes.waiting {
         let _ = done.send(());
     }
-}
-
-/// Moves what is queued into `batch`, up to `max` events, without waiting.
-fn take_queued(rx: &mut mpsc::Receiver<RedirectEvent>, batch: &mut Vec<RedirectEvent>, max: usize) {
-    while batch.len() < max {
-        match rx.try_recv() {
-            Ok(event) => batch.push(event),
-            Err(_) => break,
-        }
-    }
-}
-
-/// Merges the window's sums; on failure keeps them for a later try.
-async fn merge_window(store: &Store, window: &mut RollupWindow) -> bool {
-    match store.flush_rollups(window).await {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::warn!(error = %error, "merging report roll-ups failed; retrying");
-            window.postpone();
-            false
-        }
-    }
-}
-
-/// Writes the events of `batch` and empties it (keeping its allocation).
-async fn write_batch(
-    store: &Store,
-    batch: &mut Vec<RedirectEvent>,
-    writer_ok: &AtomicBool,
-    window: &mut RollupWindow,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let events = batch.as_slice();
-    metrics::gauge!("kurz_events_queue_depth").decrement(events.len() as f64);
-    metrics::histogram!("kurz_events_batch_size").record(events.len() as f64);
-    // Summed once; every retry below commits the same sums.
-    store.sum_redirects(events, window);
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        let started = Instant::now();
-        match store.commit_redirect_batch(events, window).await {
-            Ok(()) => {
-                writer_ok.store(true, Ordering::Relaxed);
-                metrics::histogram!("kurz_events_flush_duration_seconds")
-                    .record(started.elapsed().as_secs_f64());
-                metrics::counter!("kurz_events_written_total").increment(events.len() as u64);
-                break;
-            }
-            Err(error) => {
-                writer_ok.store(false, Ordering::Relaxed);
-                metrics::counter!("kurz_events_write_errors_total").increment(1);
-                tracing::warn!(error = %error, events = events.len(), "event batch failed; retrying");
-                // Keep trying, also while stopping: the deadline in `close` bounds it.
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
-    batch.clear();
 }

@@ -325,6 +325,7 @@ impl Settings {
                 self.event_batch_max.unwrap_or(default_batch) as u64,
             ) as usize,
             linger: millis(self.event_linger_ms.unwrap_or(default_linger)),
+            lag_budget: (self.event_lag_budget_ms > 0).then(|| millis(self.event_lag_budget_ms)),
             overflow_wait: millis(self.event_overflow_wait_ms),
             rollup_window: millis(self.rollup_window_ms),
         };
