@@ -15,14 +15,15 @@
 //! so a saturated replica slows to its store's pace instead of losing
 //! events. The queue counts as full at its capacity or at 300 ms of the
 //! writer's pace, whichever is less (`Admission`), so that an event is in
-//! `GET /events` within a second at any load. While writes fail it waits only `overflow_wait`, then drops the
-//! event and counts it (`kurz_events_dropped_total`): an outage of the
-//! database must not make every redirect slow. A failed write is retried with backoff; the
-//! batch stays in memory meanwhile. `close` stops intake and writes
+//! `GET /events` within a second at any load. While writes fail it waits
+//! only `overflow_wait`, then drops the event and counts it
+//! (`kurz_events_dropped_total`): an outage of the database must not make
+//! every redirect slow. A failed write is retried with backoff; the batch
+//! stays in memory meanwhile. `close` stops intake and writes
 //! everything still queued: a graceful stop loses nothing.
 //!
-//! At saturation the queue is full, so its memory is the replica's largest
-//! part: the queue carries events alone (flush requests have a channel of
+//! At saturation the queue is full (at its admission limit, at most its
+//! capacity), so its memory is the replica's largest part: the queue carries events alone (flush requests have a channel of
 //! their own), and every batch is taken into one buffer allocated once at
 //! full size, so the queue and one batch are all the events held.
 

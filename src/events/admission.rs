@@ -1,8 +1,8 @@
 //! How many queued events `EventSink::record` admits before it waits for
 //! room: the queue's capacity, or what the writer commits in the lag
-//! budget (`KURZ_EVENT_LAG_BUDGET_MS`, 300 ms) at its recent pace (full-sized batches, smoothed), whichever is less; so that a
-//! redirect's event is in `GET /events` within the contract's second at
-//! any load.
+//! budget (`KURZ_EVENT_LAG_BUDGET_MS`, 300 ms) at its recent pace
+//! (full-sized batches, smoothed), whichever is less; so that a redirect's
+//! event is in `GET /events` within the contract's second at any load.
 //!
 //! A queue bounded by count alone bounds an event's lag (from its redirect
 //! to its row being readable) only as capacity over the writer's pace:
