@@ -23,8 +23,9 @@
 //! everything still queued: a graceful stop loses nothing.
 //!
 //! At saturation the queue is full (at its admission limit, at most its
-//! capacity), so its memory is the replica's largest part: the queue carries events alone (flush requests have a channel of
-//! their own), and every batch is taken into one buffer allocated once at
+//! capacity), so its memory is the replica's largest part: the queue
+//! carries events alone (flush requests have a channel of their own), and
+//! every batch is taken into one buffer allocated once at
 //! full size, so the queue and one batch are all the events held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -150,9 +151,7 @@ impl EventSink {
         if self.writer_ok.load(Ordering::Relaxed) {
             let deadline = Instant::now() + BACKPRESSURE_LIMIT;
             if !self.admission.enter(deadline).await {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
-                return;
+                return self.lost("overflow");
             }
         }
         let event = match self.tx.try_send(event) {
@@ -162,11 +161,7 @@ impl EventSink {
                 return;
             }
             Err(mpsc::error::TrySendError::Full(event)) => event,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("kurz_events_dropped_total", "reason" => "closed").increment(1);
-                return;
-            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return self.lost("closed"),
         };
         let wait = if self.writer_ok.load(Ordering::Relaxed) {
             BACKPRESSURE_LIMIT
@@ -178,11 +173,14 @@ impl EventSink {
                 self.depth.increment(1.0);
                 self.queued.increment(1);
             }
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("kurz_events_dropped_total", "reason" => "overflow").increment(1);
-            }
+            Err(_) => self.lost("overflow"),
         }
+    }
+
+    /// Counts an event dropped for `reason` (`overflow` or `closed`).
+    fn lost(&self, reason: &'static str) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("kurz_events_dropped_total", "reason" => reason).increment(1);
     }
 
     /// How many events this sink has dropped since it started.

@@ -52,6 +52,8 @@ pub(super) struct Admission {
     /// A `record` found no room: a lingering writer takes the batch now
     /// instead of at the linger's end.
     pressed: Notify,
+    /// `kurz_events_admission_limit`, registered once.
+    limit_gauge: metrics::Gauge,
     floor: usize,
     capacity: usize,
 }
@@ -59,13 +61,15 @@ pub(super) struct Admission {
 impl Admission {
     pub(super) fn new(capacity: usize, budget: Option<Duration>) -> Self {
         let capacity = capacity.max(1);
-        metrics::gauge!("kurz_events_admission_limit").set(capacity as f64);
+        let limit_gauge = metrics::gauge!("kurz_events_admission_limit");
+        limit_gauge.set(capacity as f64);
         Self {
             limit: AtomicUsize::new(capacity),
             budget,
             cost: AtomicU64::new(0),
             room: Semaphore::new(capacity),
             pressed: Notify::new(),
+            limit_gauge,
             floor: FLOOR.min(capacity),
             capacity,
         }
@@ -92,7 +96,7 @@ impl Admission {
         self.cost.store(cost.to_bits(), Ordering::Relaxed);
         let limit = within_budget(budget, cost, self.floor, self.capacity);
         self.limit.store(limit, Ordering::Relaxed);
-        metrics::gauge!("kurz_events_admission_limit").set(limit as f64);
+        self.limit_gauge.set(limit as f64);
     }
 
     /// The writer took events and `queued` are left: the free places are
